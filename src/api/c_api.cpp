@@ -1,0 +1,2 @@
+// placeholder until the C API lands (same issue)
+#include "core/error.h"

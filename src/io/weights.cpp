@@ -1,0 +1,148 @@
+#include "io/weights.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/error.h"
+
+namespace xsam {
+
+static bool file_exists(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+WeightStore WeightStore::open_file(const std::string& path) {
+  WeightStore s;
+  auto f = std::make_shared<SafetensorsFile>(path);
+  for (const auto& n : f->names()) s.where_[n] = 0;
+  s.files_.push_back(std::move(f));
+  return s;
+}
+
+WeightStore WeightStore::open_dir(const std::string& dir) {
+  std::string single = dir + "/model.safetensors";
+  std::string index = dir + "/model.safetensors.index.json";
+  if (file_exists(single)) return open_file(single);
+  if (!file_exists(index))
+    fail(Status::Io, dir + ": no model.safetensors or model.safetensors.index.json in the model directory");
+  std::ifstream in(index);
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const std::exception& e) {
+    fail(Status::Format, index + ": invalid JSON: " + e.what());
+  }
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    fail(Status::Format, index + ": missing object 'weight_map'");
+  WeightStore s;
+  std::map<std::string, size_t> file_index;
+  for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+    if (!it->is_string()) fail(Status::Format, index + ": weight_map['" + it.key() + "'] must be a file name");
+    std::string shard = it->get<std::string>();
+    if (shard.find('/') != std::string::npos || shard == "..")
+      fail(Status::Format, index + ": weight_map['" + it.key() + "'] names a file outside the directory");
+    auto fi = file_index.find(shard);
+    if (fi == file_index.end()) {
+      s.files_.push_back(std::make_shared<SafetensorsFile>(dir + "/" + shard));
+      fi = file_index.emplace(shard, s.files_.size() - 1).first;
+    }
+    if (!s.files_[fi->second]->contains(it.key()))
+      fail(Status::Format, dir + "/" + shard + ": tensor '" + it.key() + "' listed in the index is not in the shard");
+    s.where_[it.key()] = fi->second;
+  }
+  return s;
+}
+
+torch::Tensor WeightStore::get(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) fail(Status::Model, describe() + ": tensor '" + name + "' not found");
+  return files_[it->second]->tensor(name);
+}
+
+const StTensorInfo& WeightStore::info(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) fail(Status::Model, describe() + ": tensor '" + name + "' not found");
+  return files_[it->second]->info(name);
+}
+
+std::vector<std::string> WeightStore::names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, _] : where_) out.push_back(n);
+  return out;
+}
+
+std::string WeightStore::describe() const {
+  if (files_.size() == 1) return files_[0]->path();
+  std::string s;
+  for (const auto& f : files_) s += (s.empty() ? "" : ", ") + f->path();
+  return "[" + s + "]";
+}
+
+static std::string shape_str(at::IntArrayRef s) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < s.size(); ++i) o << (i ? "," : "") << s[i];
+  o << "]";
+  return o.str();
+}
+
+BindReport bind_module(torch::nn::Module& module, const WeightStore& store, const std::string& prefix,
+                       const std::map<std::string, std::string>& aliases) {
+  BindReport r;
+  torch::NoGradGuard no_grad;
+  auto bind_one = [&](const std::string& local, torch::Tensor& target) {
+    std::string key = prefix + local;
+    auto a = aliases.find(key);
+    if (a != aliases.end() && !store.contains(key)) key = a->second;
+    if (!store.contains(key)) {
+      r.missing.push_back(prefix + local);
+      return;
+    }
+    const auto& info = store.info(key);
+    if (at::IntArrayRef(info.shape) != target.sizes()) {
+      r.mismatched.push_back(key + ": checkpoint " + shape_str(info.shape) + " vs model " + shape_str(target.sizes()));
+      return;
+    }
+    target.copy_(store.get(key));  // converts the stored dtype to the module's dtype once
+    r.used.insert(key);
+  };
+  for (auto& p : module.named_parameters(true)) bind_one(p.key(), p.value());
+  for (auto& b : module.named_buffers(true)) bind_one(b.key(), b.value());
+  return r;
+}
+
+void check_bind_report(const BindReport& report, const WeightStore& store,
+                       const std::vector<std::string>& allowed_unused_prefixes) {
+  std::vector<std::string> unexpected;
+  for (const auto& name : store.names()) {
+    if (report.used.count(name)) continue;
+    bool allowed = false;
+    for (const auto& p : allowed_unused_prefixes)
+      if (name.compare(0, p.size(), p) == 0) { allowed = true; break; }
+    if (!allowed) unexpected.push_back(name);
+  }
+  if (report.missing.empty() && report.mismatched.empty() && unexpected.empty()) return;
+  std::ostringstream o;
+  o << store.describe() << ": checkpoint does not match the model config:";
+  auto list = [&](const char* what, const std::vector<std::string>& v) {
+    if (v.empty()) return;
+    o << "\n  " << v.size() << " " << what << ":";
+    size_t shown = 0;
+    for (const auto& s : v) {
+      if (++shown > 40) { o << "\n    ... (" << v.size() - 40 << " more)"; break; }
+      o << "\n    " << s;
+    }
+  };
+  list("missing tensor(s)", report.missing);
+  list("shape mismatch(es)", report.mismatched);
+  list("unexpected tensor(s)", unexpected);
+  fail(Status::Model, o.str());
+}
+
+}  // namespace xsam

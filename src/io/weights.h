@@ -1,0 +1,49 @@
+// Weight store (one file or a sharded index) and strict binding of torch modules to checkpoint names.
+#pragma once
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+#include "io/safetensors.h"
+
+namespace xsam {
+
+class WeightStore {
+ public:
+  // `dir`/model.safetensors, or `dir`/model.safetensors.index.json with its shards.
+  static WeightStore open_dir(const std::string& dir);
+  static WeightStore open_file(const std::string& path);
+
+  bool contains(const std::string& name) const { return where_.count(name) != 0; }
+  torch::Tensor get(const std::string& name) const;  // zero-copy view of the stored dtype
+  const StTensorInfo& info(const std::string& name) const;
+  std::vector<std::string> names() const;
+  const std::vector<std::shared_ptr<SafetensorsFile>>& files() const { return files_; }
+  std::string describe() const;  // file list, for messages
+
+ private:
+  std::vector<std::shared_ptr<SafetensorsFile>> files_;
+  std::map<std::string, size_t> where_;
+};
+
+struct BindReport {
+  std::vector<std::string> missing;      // module parameters absent from the store
+  std::vector<std::string> mismatched;   // "name: checkpoint [a,b] vs module [c,d]"
+  std::set<std::string> used;            // store keys consumed
+};
+
+// Copies (and converts to the parameter dtype) every parameter and buffer of `module` from
+// `store[prefix + name]`. Names in `aliases` map a module-side full key to another checkpoint key.
+BindReport bind_module(torch::nn::Module& module, const WeightStore& store, const std::string& prefix,
+                       const std::map<std::string, std::string>& aliases = {});
+
+// Throws one Status::Model error listing every missing key, shape mismatch and unexpected key (keys
+// not used and not matched by one of `allowed_unused_prefixes`).
+void check_bind_report(const BindReport& report, const WeightStore& store,
+                       const std::vector<std::string>& allowed_unused_prefixes);
+
+}  // namespace xsam

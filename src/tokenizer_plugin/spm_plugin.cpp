@@ -1,0 +1,1 @@
+// placeholder: the tokenizer helper replaces this file
