@@ -1,0 +1,212 @@
+/*
+ * xsam — native inference for X-SAM ("From Segment Anything to Any Segmentation").
+ *
+ * The C API. Conventions (as llama.cpp / whisper.cpp):
+ *   - opaque handles; `*_default_params()` returns a struct by value that the caller edits;
+ *   - every call that can fail returns an xsam_status; outputs go through out-pointers;
+ *   - on failure, xsam_last_error() gives a message naming the file, tensor, field or argument;
+ *   - every `*_free` accepts NULL; no C++ exception ever crosses this boundary.
+ *
+ * Thread safety (per function):
+ *   - xsam_version, xsam_*_default_params, xsam_last_error (thread-local): any thread, any time.
+ *   - xsam_model_load / xsam_model_free: a model is immutable after load and may be shared by any
+ *     number of contexts on any threads; free it only after all its contexts are freed.
+ *   - xsam_model_info_json: any thread, concurrently.
+ *   - xsam_context_*: one context per thread at a time (a context holds scratch space, the KV cache
+ *     and the per-image cache); different contexts on different threads run concurrently.
+ *   - xsam_result_*: a result is owned by the caller; read it from any one thread at a time.
+ */
+#ifndef XSAM_XSAM_H
+#define XSAM_XSAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(XSAM_BUILDING_LIBRARY)
+#define XSAM_API __attribute__((visibility("default")))
+#else
+#define XSAM_API
+#endif
+
+/* ------------------------------------------------------------------ status and errors */
+
+typedef enum {
+  XSAM_OK = 0,
+  XSAM_ERR_INVALID_ARGUMENT = 1, /* a NULL pointer, an out-of-range value, a bad visual ref ... */
+  XSAM_ERR_IO = 2,               /* a file is missing or unreadable */
+  XSAM_ERR_FORMAT = 3,           /* a file is corrupt or malformed (safetensors, config, image) */
+  XSAM_ERR_MODEL = 4,            /* weights do not match the config (missing/unexpected/mis-shaped) */
+  XSAM_ERR_UNSUPPORTED = 5,      /* a valid request this build cannot serve */
+  XSAM_ERR_LIMIT = 6,            /* an input exceeds a configured limit (pixels, prompt tokens) */
+  XSAM_ERR_CANCELLED = 7,        /* the token callback asked to stop */
+  XSAM_ERR_OUT_OF_MEMORY = 8,
+  XSAM_ERR_INTERNAL = 9
+} xsam_status;
+
+/* Message of the last failed call on this thread; valid until the next xsam call on this thread. */
+XSAM_API const char *xsam_last_error(void);
+XSAM_API const char *xsam_status_name(xsam_status status);
+XSAM_API const char *xsam_version(void);
+
+/* Frees memory returned by the library (JSON strings, RLE strings). NULL is fine. */
+XSAM_API void xsam_free(void *ptr);
+
+/* ------------------------------------------------------------------ model */
+
+typedef struct xsam_model xsam_model;
+typedef struct xsam_context xsam_context;
+typedef struct xsam_result xsam_result;
+
+typedef enum { XSAM_DTYPE_AUTO = 0, XSAM_DTYPE_FP32 = 1, XSAM_DTYPE_BF16 = 2 } xsam_dtype;
+typedef enum { XSAM_DEVICE_CPU = 0, XSAM_DEVICE_CUDA = 1 } xsam_device;
+
+typedef struct {
+  xsam_dtype dtype;           /* runtime dtype; AUTO = bf16 on CPU with bf16 support, else fp32 */
+  xsam_device device;
+  int device_index;
+  int n_threads;              /* intra-op threads; <= 0: all physical cores */
+  int verify_checksums;       /* check sha256 of the weight files against checksums.json */
+  const char *tokenizer_plugin; /* path of libxsam_tokenizer.so; NULL: beside libxsam */
+  const char *preset;         /* NULL: as config.json says; "aaai26" / "main" to override behaviour */
+  int sliding_window_keys;    /* -1: as config.json says; 0 none, 2047 or 2048 */
+} xsam_model_params;
+
+XSAM_API xsam_model_params xsam_model_default_params(void);
+XSAM_API xsam_status xsam_model_load(const char *model_dir, const xsam_model_params *params, xsam_model **out);
+/* Parts, sizes, dtypes, parameter counts, presets, tasks — as a JSON object. Free with xsam_free. */
+XSAM_API xsam_status xsam_model_info_json(const xsam_model *model, char **out_json);
+XSAM_API void xsam_model_free(xsam_model *model);
+
+/* ------------------------------------------------------------------ context */
+
+typedef struct {
+  int max_context_tokens;      /* KV cache length; <= 0: the model's max_position_embeddings */
+  int image_cache_entries;     /* images whose encoder outputs + prefix KV are kept; 0 disables */
+  int64_t max_image_pixels;    /* images larger than this are refused (XSAM_ERR_LIMIT) */
+} xsam_context_params;
+
+XSAM_API xsam_context_params xsam_context_default_params(void);
+XSAM_API xsam_status xsam_context_new(xsam_model *model, const xsam_context_params *params, xsam_context **out);
+XSAM_API void xsam_context_free(xsam_context *ctx);
+
+/* ------------------------------------------------------------------ inputs */
+
+typedef enum {
+  XSAM_PIXEL_RGB8 = 0,
+  XSAM_PIXEL_RGBA8 = 1,  /* alpha ignored */
+  XSAM_PIXEL_BGR8 = 2,
+  XSAM_PIXEL_GRAY8 = 3
+} xsam_pixel_format;
+
+typedef struct {
+  const uint8_t *pixels;
+  int width, height;
+  int stride;               /* bytes per row; 0 = tightly packed */
+  xsam_pixel_format format;
+} xsam_image;
+
+typedef enum { XSAM_REF_POINT = 0, XSAM_REF_BOX = 1, XSAM_REF_SCRIBBLE = 2, XSAM_REF_MASK = 3 } xsam_ref_kind;
+
+/* A visual reference in original-image pixels. POINT: xy = {x, y}; BOX: {x0, y0, x1, y1};
+   SCRIBBLE: a polyline {x0, y0, x1, y1, ...}; MASK: `mask` of mask_width × mask_height (= image size),
+   non-zero = inside. Rasterisation rules: docs/visual-refs.md. */
+typedef struct {
+  xsam_ref_kind kind;
+  const float *xy;
+  size_t n_xy;              /* number of floats in xy */
+  const uint8_t *mask;
+  int mask_width, mask_height;
+} xsam_visual_ref;
+
+typedef enum {
+  XSAM_TASK_AUTO = 0,
+  XSAM_TASK_CHAT,
+  XSAM_TASK_SEMANTIC,
+  XSAM_TASK_INSTANCE,
+  XSAM_TASK_PANOPTIC,
+  XSAM_TASK_REFERRING,
+  XSAM_TASK_REASONING,
+  XSAM_TASK_GCG,
+  XSAM_TASK_INTERACTIVE,
+  XSAM_TASK_VGD,
+  XSAM_TASK_OPEN_VOCAB
+} xsam_task;
+
+typedef enum {
+  XSAM_MODE_DEFAULT = 0,       /* teacher-forced for fixed-answer segmentation tasks, generation for chat/GCG */
+  XSAM_MODE_TEACHER_FORCED,
+  XSAM_MODE_GENERATE
+} xsam_mode;
+
+/* Called for every generated token; return 0 to cancel (the call then fails with XSAM_ERR_CANCELLED). */
+typedef int (*xsam_token_callback)(const char *piece, int32_t token_id, void *user_data);
+
+typedef struct {
+  xsam_task task;
+  xsam_mode mode;
+  const char *const *classes;  /* class names for generic / open-vocab tasks (or use "ins: a, b; sem: c" in the prompt) */
+  size_t n_classes;
+  size_t n_thing_classes;      /* the first n_thing_classes of `classes` are things (panoptic); rest stuff */
+  const char *question;        /* explicit question text instead of the task's first template (NULL = template) */
+  const char *answer;          /* explicit teacher-forced answer (NULL = the task's first answer template) */
+  int add_bos;                 /* default 0 (upstream demo); 1 reproduces the paper's evaluation prompts */
+  int max_new_tokens;          /* <= 0: the preset's default (512 aaai26) */
+  float temperature;           /* 0 = greedy (default) */
+  int top_k;
+  float top_p;
+  uint64_t seed;               /* sampling and the vision sampler's draws; default 0 */
+  float score_threshold;       /* instance / panoptic / VGD / interactive keep threshold; default 0.5 */
+  float overlap_threshold;     /* panoptic; default 0.8 */
+  int max_masks;               /* instance / VGD top-k; <= 0: number of queries */
+  xsam_token_callback on_token;
+  void *user_data;
+} xsam_segment_params;
+
+XSAM_API xsam_segment_params xsam_segment_default_params(void);
+
+/* Runs one request. `image` is required; `prompt` may be NULL for tasks that need none
+   (interactive, VGD). `refs` may be NULL when n_refs == 0. */
+XSAM_API xsam_status xsam_segment(xsam_context *ctx, const xsam_image *image, const char *prompt,
+                                  const xsam_visual_ref *refs, size_t n_refs,
+                                  const xsam_segment_params *params, xsam_result **out);
+
+/* Decodes an image file (PNG, JPEG, ...) into RGB8, as PIL's Image.open(f).convert("RGB").
+   Free the pixels with xsam_free. */
+XSAM_API xsam_status xsam_image_load(const char *path, xsam_image *out);
+
+/* ------------------------------------------------------------------ results */
+
+XSAM_API void xsam_result_free(xsam_result *result);
+XSAM_API xsam_task xsam_result_task(const xsam_result *result);
+XSAM_API const char *xsam_result_text(const xsam_result *result);      /* cleaned, as upstream's demo */
+XSAM_API const char *xsam_result_raw_text(const xsam_result *result);  /* decoded generated ids */
+XSAM_API size_t xsam_result_n_masks(const xsam_result *result);
+XSAM_API int xsam_result_width(const xsam_result *result);
+XSAM_API int xsam_result_height(const xsam_result *result);
+/* Mask i as width × height bytes (0 / 1), row-major, owned by the result. */
+XSAM_API const uint8_t *xsam_result_mask(const xsam_result *result, size_t i);
+/* Mask i as a COCO RLE compressed counts string (pycocotools format). Free with xsam_free. */
+XSAM_API xsam_status xsam_result_mask_rle(const xsam_result *result, size_t i, char **out_counts);
+XSAM_API const char *xsam_result_label(const xsam_result *result, size_t i); /* class name, phrase or "region k" */
+XSAM_API int xsam_result_label_id(const xsam_result *result, size_t i);     /* class / phrase / region index */
+XSAM_API float xsam_result_score(const xsam_result *result, size_t i);
+XSAM_API void xsam_result_box(const xsam_result *result, size_t i, float box_xyxy[4]);
+/* Semantic map (class index per pixel, -1 = none) or NULL; panoptic map (segment id, 0 = void) or NULL. */
+XSAM_API const int32_t *xsam_result_semantic_map(const xsam_result *result);
+XSAM_API const int32_t *xsam_result_panoptic_map(const xsam_result *result);
+/* Seconds spent per stage, by name ("preprocess", "vision", "prefill", "decode", "decoder", "postprocess",
+   "total"); -1 if the stage did not run. */
+XSAM_API double xsam_result_timing(const xsam_result *result, const char *stage);
+/* The whole result (text, masks as COCO RLE, labels, scores, boxes, segments, timings) as JSON
+   (schema: docs/result-json.md). Free with xsam_free. */
+XSAM_API xsam_status xsam_result_json(const xsam_result *result, char **out_json);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XSAM_XSAM_H */
