@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up (tools/setup.sh), then runs every test: CTest (unit, golden parity, API, CLI) and the
+# Python tests. Exits non-zero on any failure.
+#   tools/test.sh [--sanitize] [--full]
+#     --sanitize  build with ASan + UBSan into build-sanitize/ and run the suite there
+#     --full      also run the full-size end-to-end smoke test (CTest label "full"; slow, ~10 GB RAM)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitize=0
+full=0
+for a in "$@"; do
+  case "$a" in
+    --sanitize) sanitize=1 ;;
+    --full) full=1 ;;
+    *) echo "test.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
+dir=build
+setup_flags=()
+if [ "$sanitize" = 1 ]; then
+  dir=build-sanitize
+  setup_flags=(--sanitize)
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+fi
+tools/setup.sh "${setup_flags[@]}"
+
+status=0
+label_args=(-LE full)
+[ "$full" = 1 ] && label_args=()
+(cd "$dir" && ctest --output-on-failure -j 2 "${label_args[@]}") || status=1
+
+if ls tests/python/test_*.py >/dev/null 2>&1 || ls bindings/python/tests/test_*.py >/dev/null 2>&1; then
+  export XSAM_BUILD_DIR="$PWD/$dir"
+  paths=()
+  [ -d tests/python ] && paths+=(tests/python)
+  [ -d bindings/python/tests ] && paths+=(bindings/python/tests)
+  python3 -m pytest -q "${paths[@]}" || status=1
+fi
+
+if [ "$status" = 0 ]; then echo "test.sh: all tests passed"; else echo "test.sh: FAILURES" >&2; fi
+exit $status
