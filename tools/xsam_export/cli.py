@@ -1,0 +1,170 @@
+"""`xsam-export`: the steps, in order. Everything is checked before the first byte is written; the
+weight files are written first and config.json last, so a directory with a config.json is complete."""
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import time
+
+from . import layout
+from . import model_config as mc
+from .checkpoint import Checkpoint
+from .errors import ExportError
+from .released import PRESETS, released_config
+from .shapes import infer_sizes
+from .tokenizer_files import TokenizerFiles
+from .upstream import convert_upstream_config, find_xsam_binary
+from .weights import DTYPE_OPTIONS, INDEX_FILE, parse_size, write_weights
+
+ADDED_TOKENS_FILE = "added_tokens.json"
+CHECKSUMS_FILE = "checksums.json"
+CONFIG_FILE = "config.json"
+_OUR_FILES = re.compile(r"^(config\.json|checksums\.json|added_tokens\.json|tokenizer\.model|tokenizer\.json|"
+                        r"tokenizer_config\.json|special_tokens_map\.json|model\.safetensors(\.index\.json)?|"
+                        r"model-\d{5}-of-\d{5}\.safetensors)(\.partial)?$")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="xsam-export",
+        description="Convert a released X-SAM checkpoint (pytorch_model.bin, or safetensors in the upstream key "
+                    "layout) and Phi-3's tokenizer files into an xsam model directory (docs/model-directory.md).")
+    p.add_argument("--checkpoint", required=True, metavar="PATH",
+                   help="pytorch_model.bin (torch.save zip), a .safetensors file, or a *.index.json of shards")
+    p.add_argument("--tokenizer", required=True, metavar="DIR",
+                   help="directory with tokenizer.model and tokenizer_config.json (+ tokenizer.json, "
+                        "special_tokens_map.json) of Phi-3-mini-4k-instruct")
+    p.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
+    p.add_argument("--dtype", choices=sorted(DTYPE_OPTIONS), default="bf16",
+                   help="dtype of the floating-point weights (default bf16; keep = as in the checkpoint)")
+    p.add_argument("--shard-size", metavar="SIZE",
+                   help="split the weights into shards of at most SIZE (e.g. 2GB) with model.safetensors.index.json")
+    p.add_argument("--preset", choices=PRESETS,
+                   help="behaviour preset (default: from the key names; vision_encoder.* or "
+                        "segmentor.class_predictor.logit_scale mean main)")
+    p.add_argument("--upstream-config", metavar="FILE",
+                   help="upstream-style config.json (each part's HF to_dict(), as in the golden sets) for the "
+                        "values that shapes cannot tell; read by the library's importer via xsam convert-config")
+    p.add_argument("--xsam-bin", metavar="PATH", help="the xsam CLI (default: $XSAM_BIN, else build/bin/xsam)")
+    p.add_argument("--hparams", metavar="FILE",
+                   help="partial config in xsam's format, e.g. {\"llm\": {\"num_heads\": 32}}")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override one config field (VALUE is JSON, else a string); repeatable")
+    p.add_argument("--drop", action="append", default=[], metavar="REGEX",
+                   help="leave out checkpoint tensors whose name matches REGEX (re.search); repeatable")
+    p.add_argument("--force", action="store_true", help="replace an existing model directory's files")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check everything and print the config.json that would be written; write nothing")
+    p.add_argument("--quiet", action="store_true", help="print errors only")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    log = (lambda *_: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    try:
+        export(args, log)
+    except ExportError as e:
+        print(f"xsam-export: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _prepare_out_dir(path, force):
+    if os.path.isdir(path) and os.listdir(path):
+        if not force:
+            raise ExportError(f"--out {path}: directory is not empty (use --force to replace its model files)")
+        for name in os.listdir(path):
+            if _OUR_FILES.match(name):
+                os.remove(os.path.join(path, name))
+    os.makedirs(path, exist_ok=True)
+
+
+def _explicit_values(args):
+    """--hparams then --set (later wins), and where each value came from (for messages)."""
+    values, source = {}, {}
+    if args.hparams:
+        for k, v in mc.read_hparams(args.hparams).items():
+            values[k], source[k] = v, f"--hparams {args.hparams}"
+    for k, v in mc.parse_set(args.set).items():
+        values[k], source[k] = v, "--set"
+    return values, source
+
+
+def export(args, log):
+    start = time.time()
+    shard_size = parse_size(args.shard_size) if args.shard_size else None
+    tokenizer = TokenizerFiles(args.tokenizer)
+    xsam_bin = find_xsam_binary(args.xsam_bin)
+    upstream = convert_upstream_config(args.upstream_config, xsam_bin) if args.upstream_config else None
+    explicit, source = _explicit_values(args)
+
+    with Checkpoint(args.checkpoint) as ckpt:
+        for note in ckpt.notes:
+            log(note)
+        refs = dict(ckpt.tensors)
+        dropped = [n for n in refs if any(re.search(rx, n) for rx in args.drop)]
+        for n in dropped:
+            del refs[n]
+        if dropped:
+            log(f"dropped {len(dropped)} tensors (--drop):" + layout.summarize(dropped))
+        shapes = {n: tuple(r.shape) for n, r in refs.items()}
+        log(f"{args.checkpoint}: {len(shapes)} tensors")
+
+        # 1. names: the branch spelling, then every name in a known group and every required group present
+        spelling = layout.detect_spelling(shapes)
+        optional = layout.optional_groups_present(shapes, spelling)
+        layout.check_key_groups(list(shapes), spelling, released_config())
+        preset = mc.resolve_preset(args.preset, spelling, upstream)
+
+        # 2. sizes: what shapes tell, the rest from the released model / upstream config / explicit values
+        differing = mc.parts_differing_from_released(shapes, spelling, optional)
+        if upstream is None:
+            mc.require_given(differing, explicit, shapes)
+        config, derived = infer_sizes(shapes, spelling, mc.base_config(preset, upstream, explicit))
+        layout.compare(shapes, layout.expected_layout(config, spelling, optional))
+        claims, claim_source = {}, {}
+        if upstream is not None:
+            for k, v in mc.upstream_claims(upstream).items():
+                claims[k], claim_source[k] = v, f"--upstream-config {args.upstream_config}"
+        claims.update(explicit)
+        claim_source.update(source)
+        mc.check_claims(config, derived, claims, claim_source)
+
+        # 3. tokens and tokenizer mode from the tokenizer files
+        mc.set_tokens(config, tokenizer.token_ids(), claims, claim_source)
+        if tokenizer.vocab_size != config["llm"]["vocab_size"]:
+            raise ExportError(f"the tokenizer has {tokenizer.vocab_size} ids ({tokenizer.num_pieces} pieces + added "
+                              f"tokens incl. X-SAM's), but llm.model.embed_tokens.weight has "
+                              f"{config['llm']['vocab_size']} rows")
+        if "tokenizer.mode" not in explicit:
+            config["tokenizer"]["mode"] = tokenizer.mode
+        final = mc.finish(config, preset, spelling)
+        log(f"layout checked: preset {preset}, {len(optional)} unused groups kept "
+            f"({', '.join(sorted(optional)) or 'none'}); parts with released shapes: "
+            f"{', '.join(p for p in mc.PARTS if p not in differing) or 'none'}")
+        if args.dry_run:
+            print(json.dumps(final, indent=2, sort_keys=True))
+            return
+
+        # 4. write: weights, tokenizer files, added tokens, checksums, config last
+        _prepare_out_dir(args.out, args.force)
+        checksums = write_weights(refs, args.out, args.dtype, shard_size, log)
+    for path in tokenizer.files_to_copy():
+        shutil.copyfile(path, os.path.join(args.out, os.path.basename(path)))
+    _write_json(os.path.join(args.out, ADDED_TOKENS_FILE), tokenizer.added_tokens)
+    _write_json(os.path.join(args.out, CHECKSUMS_FILE), dict(sorted(checksums.items())))
+    _write_json(os.path.join(args.out, CONFIG_FILE), final)
+    files = sorted(checksums) + ([INDEX_FILE] if len(checksums) > 1 else [])
+    log(f"wrote {args.out}: {', '.join(files)}, tokenizer ({tokenizer.mode}), {len(tokenizer.added_tokens)} added "
+        f"tokens, config.json; {time.time() - start:.0f} s")
+
+
+def _write_json(path, data):
+    tmp = path + ".partial"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=isinstance(data, dict))
+        f.write("\n")
+    os.replace(tmp, path)
