@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -14,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "io/sha256.h"
 
 namespace xsam {
 
@@ -266,6 +268,75 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     if (!out) fail(Status::Io, tmp + ": write failed (disk full?)");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(Status::Io, path + ": cannot rename from " + tmp);
+}
+
+
+struct SafetensorsStreamWriter::Impl {
+  std::string path, tmp;
+  std::vector<Spec> specs;
+  size_t next = 0;
+  FILE* f = nullptr;
+  Sha256 sha;
+  void write(const void* p, size_t n) {
+    if (std::fwrite(p, 1, n, f) != n) fail(Status::Io, tmp + ": write failed (disk full?)");
+    sha.update(p, n);
+  }
+};
+
+SafetensorsStreamWriter::SafetensorsStreamWriter(const std::string& path, std::vector<Spec> specs,
+                                                 const std::map<std::string, std::string>& metadata)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
+  impl_->tmp = path + ".tmp";
+  impl_->specs = std::move(specs);
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto& s : impl_->specs) {
+    uint64_t numel = 1;
+    for (auto d : s.shape) numel *= static_cast<uint64_t>(d);
+    uint64_t bytes = numel * st_dtype_size(s.dtype);
+    header[s.name] = {{"dtype", st_dtype_name(s.dtype)}, {"shape", s.shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  while ((8 + text.size()) % 8 != 0) text.push_back(' ');
+  impl_->f = std::fopen(impl_->tmp.c_str(), "wb");
+  if (!impl_->f) fail(Status::Io, impl_->tmp + ": cannot open for writing");
+  uint64_t n = text.size();
+  unsigned char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>((n >> (8 * i)) & 0xff);
+  impl_->write(len, 8);
+  impl_->write(text.data(), text.size());
+}
+
+SafetensorsStreamWriter::~SafetensorsStreamWriter() {
+  if (impl_ && impl_->f) {
+    std::fclose(impl_->f);
+    std::remove(impl_->tmp.c_str());  // unfinished: leave nothing half-written behind
+  }
+}
+
+void SafetensorsStreamWriter::write_next(const torch::Tensor& t) {
+  if (impl_->next >= impl_->specs.size()) fail(Status::Internal, impl_->path + ": more tensors than declared");
+  const Spec& s = impl_->specs[impl_->next];
+  auto c = t.detach().to(torch::kCPU).contiguous();
+  if (st_from_torch(c.scalar_type(), s.name) != s.dtype || c.sizes() != at::IntArrayRef(s.shape))
+    fail(Status::Internal, impl_->path + ": tensor '" + s.name + "' does not match its declared dtype/shape");
+  impl_->write(c.data_ptr(), static_cast<size_t>(c.numel()) * c.element_size());
+  ++impl_->next;
+}
+
+std::string SafetensorsStreamWriter::finish() {
+  if (impl_->next != impl_->specs.size())
+    fail(Status::Internal, impl_->path + ": " + std::to_string(impl_->specs.size() - impl_->next) + " tensors not written");
+  bool bad = std::fflush(impl_->f) != 0;
+  bad |= std::fclose(impl_->f) != 0;
+  impl_->f = nullptr;
+  if (bad) fail(Status::Io, impl_->tmp + ": write failed (disk full?)");
+  if (std::rename(impl_->tmp.c_str(), impl_->path.c_str()) != 0)
+    fail(Status::Io, impl_->path + ": cannot rename from " + impl_->tmp);
+  return impl_->sha.hex_digest();
 }
 
 }  // namespace xsam

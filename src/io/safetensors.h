@@ -70,4 +70,25 @@ std::map<std::string, torch::Tensor> load_safetensors(const std::string& path);
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
+// Streaming writer for files too large to hold in memory (full-size random models): the header is
+// written first from the declared specs, then each tensor in declaration order. Computes the file's
+// sha256 on the way. Writes to `path`.tmp and renames on finish().
+class SafetensorsStreamWriter {
+ public:
+  struct Spec {
+    std::string name;
+    StDtype dtype;
+    std::vector<int64_t> shape;
+  };
+  SafetensorsStreamWriter(const std::string& path, std::vector<Spec> specs,
+                          const std::map<std::string, std::string>& metadata = {});
+  ~SafetensorsStreamWriter();
+  void write_next(const torch::Tensor& t);  // must match the next spec's dtype and shape
+  std::string finish();                     // returns the sha256 hex of the whole file
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace xsam
