@@ -68,15 +68,28 @@ def plan_files(refs, option, shard_size):
     return list(zip(names, ordered))
 
 
+def _count_non_finite(t, chunk=1 << 22):
+    """Non-finite values of a floating tensor. Checked in chunks (temporaries stay small next to the
+    largest tensors) and by abs().max() first, which propagates NaN and is several times faster than
+    isfinite on torch 1.13's CPU kernels; isfinite counts only where something is wrong."""
+    flat = t.reshape(-1)
+    bad = 0
+    for i in range(0, flat.numel(), chunk):
+        part = flat[i:i + chunk]
+        if not bool(torch.isfinite(part.abs().max())):
+            bad += int((~torch.isfinite(part)).sum())
+    return bad
+
+
 def convert(name, tensor, dtype):
     """The tensor in `dtype`; refuses non-finite values and fp16 overflow (both would be silent garbage)."""
     if tensor.is_floating_point():
-        bad = int((~torch.isfinite(tensor)).sum())
+        bad = _count_non_finite(tensor)
         if bad:
             raise ExportError(f"tensor '{name}': {bad} non-finite values in the checkpoint")
     out = tensor.to(dtype)
     if out.is_floating_point() and out.dtype != tensor.dtype:
-        bad = int((~torch.isfinite(out)).sum())
+        bad = _count_non_finite(out)
         if bad:
             raise ExportError(f"tensor '{name}': {bad} values overflow {dtype}; choose --dtype bf16 or fp32")
     return out
