@@ -44,18 +44,33 @@ def golden_export(tmp_path_factory):
     return export(tmp, GOLDEN_TOKENIZER)[0]
 
 
+def added_tokens(out):
+    """The token list of xsam's added_tokens.json (layout (a) of src/text/tokenizer_added_tokens.h)."""
+    doc = json.load(open(os.path.join(out, "added_tokens.json")))
+    assert (doc["format"], doc["format_version"]) == ("xsam-added-tokens", 1)
+    return doc["added_tokens"]
+
+
+def summary(tokens):
+    return [(t["id"], t["content"], t["lstrip"], t["rstrip"], t["special"], t["all_special"]) for t in tokens]
+
+
 def test_added_tokens_json(golden_export):
-    tokens = json.load(open(os.path.join(golden_export, "added_tokens.json")))
-    assert isinstance(tokens, list)
-    got = [(t["id"], t["content"], t["lstrip"], t["rstrip"], t["special"], t["all_special"]) for t in tokens]
-    assert got == EXPECTED_ADDED_TOKENS
+    doc = json.load(open(os.path.join(golden_export, "added_tokens.json")))
+    assert sorted(doc) == ["added_tokens", "bos_token", "eos_token", "format", "format_version", "legacy",
+                           "pad_token", "unk_token"]
+    assert (doc["format"], doc["format_version"], doc["legacy"]) == ("xsam-added-tokens", 1, False)
+    assert (doc["bos_token"], doc["eos_token"], doc["unk_token"], doc["pad_token"]) == \
+        ("<s>", "<|endoftext|>", "<unk>", "<|endoftext|>")
+    tokens = doc["added_tokens"]
+    assert summary(tokens) == EXPECTED_ADDED_TOKENS
     assert all(t["normalized"] is False for t in tokens)
     assert all(sorted(t) == ["all_special", "content", "id", "lstrip", "normalized", "rstrip", "special"] for t in tokens)
 
 
 def test_x_sam_token_ids_match_the_golden_tokenizer(golden_export):
     xsam = json.load(open(os.path.join(GOLDEN_TOKENIZER, "xsam_added_tokens.json")))
-    tokens = {t["content"]: t["id"] for t in json.load(open(os.path.join(golden_export, "added_tokens.json")))}
+    tokens = {t["content"]: t["id"] for t in added_tokens(golden_export)}
     assert {k: tokens[k] for k in xsam} == xsam
 
 
@@ -89,9 +104,7 @@ def test_flags_from_tokenizer_json_when_the_config_has_none(tmp_path):
     added = [dict(v, id=int(k)) for k, v in decoder.items()]
     (src / "tokenizer.json").write_text(json.dumps({"added_tokens": added}))
     out, _ = export(tmp_path, src)
-    tokens = json.load(open(os.path.join(out, "added_tokens.json")))
-    assert [(t["id"], t["content"], t["lstrip"], t["rstrip"], t["special"], t["all_special"]) for t in tokens] \
-        == EXPECTED_ADDED_TOKENS
+    assert summary(added_tokens(out)) == EXPECTED_ADDED_TOKENS
 
 
 def test_token_ids_in_config(golden_export):
@@ -111,9 +124,7 @@ def test_tokenizer_already_holding_the_x_sam_tokens(tmp_path):
     config["additional_special_tokens"] = ["<SEG>", "<p>", "</p>"]
     (src / "tokenizer_config.json").write_text(json.dumps(config))
     out, _ = export(tmp_path, src)
-    tokens = json.load(open(os.path.join(out, "added_tokens.json")))
-    assert [(t["id"], t["content"], t["lstrip"], t["rstrip"], t["special"], t["all_special"]) for t in tokens] \
-        == EXPECTED_ADDED_TOKENS
+    assert summary(added_tokens(out)) == EXPECTED_ADDED_TOKENS
 
 
 def test_an_extra_added_token_shifts_the_vocabulary_and_is_refused(tmp_path):

@@ -154,7 +154,7 @@ def export(args, log):
         checksums = write_weights(refs, args.out, args.dtype, shard_size, log)
     for path in tokenizer.files_to_copy():
         shutil.copyfile(path, os.path.join(args.out, os.path.basename(path)))
-    _write_json(os.path.join(args.out, ADDED_TOKENS_FILE), tokenizer.added_tokens)
+    _write_json(os.path.join(args.out, ADDED_TOKENS_FILE), tokenizer.document())
     _write_json(os.path.join(args.out, CHECKSUMS_FILE), dict(sorted(checksums.items())))
     _write_json(os.path.join(args.out, CONFIG_FILE), final)
     files = sorted(checksums) + ([INDEX_FILE] if len(checksums) > 1 else [])

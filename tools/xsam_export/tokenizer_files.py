@@ -6,13 +6,15 @@ Input: a directory with Phi-3-mini's tokenizer files — `tokenizer.model` and `
 Output:
   * the HF files copied byte for byte (`tokenizer.model`, `tokenizer_config.json`, and `tokenizer.json`,
     `special_tokens_map.json` when present); HF's own `added_tokens.json` is not copied;
-  * xsam's `added_tokens.json`: a list of every added token with its flags,
-    `{"id", "content", "lstrip", "rstrip", "normalized", "special", "all_special"}` — the tokens of the
-    source (`added_tokens_decoder` of tokenizer_config.json, else `added_tokens` of tokenizer.json: ids 0-2
-    and Phi-3's 32000-32010) followed by X-SAM's `<SEG>`, `<p>`, `</p>` at the next free ids (32011-32013),
-    added by upstream with `add_tokens(..., special_tokens=True)`: special, no strip, not normalized.
-    `all_special` is membership of HF's `all_special_tokens` (bos/eos/unk/pad, additional special tokens,
-    and the X-SAM tokens), which the slow tokenizer's rule (spec §3.1 step 5) depends on;
+  * xsam's `added_tokens.json`, the self-contained layout (a) that src/text/tokenizer_added_tokens.h reads:
+    `{"format": "xsam-added-tokens", "format_version": 1, "legacy", "bos_token", "eos_token", "unk_token",
+    "pad_token", "added_tokens": [{"id", "content", "lstrip", "rstrip", "normalized", "special",
+    "all_special"}]}` — the tokens of the source (`added_tokens_decoder` of tokenizer_config.json, else
+    `added_tokens` of tokenizer.json: ids 0-2 and Phi-3's 32000-32010) followed by X-SAM's `<SEG>`, `<p>`,
+    `</p>` at the next free ids (32011-32013), added by upstream with `add_tokens(..., special_tokens=True)`:
+    special, no strip, not normalized. `all_special` is membership of HF's `all_special_tokens` (bos/eos/
+    unk/pad, additional special tokens, and the X-SAM tokens), which the slow tokenizer's rule (spec §3.1
+    step 5) and its decoding depend on;
   * the token ids of config.json's `tokens` section, and the tokenizer mode: `fast` when the source has a
     tokenizer.json (what upstream runs), else `slow`.
 """
@@ -21,6 +23,7 @@ import os
 
 from .errors import ExportError
 
+ADDED_TOKENS_FORMAT = "xsam-added-tokens"
 XSAM_TOKENS = ("<SEG>", "<p>", "</p>")
 _XSAM_FLAGS = {"lstrip": False, "rstrip": False, "normalized": False, "special": True}
 _FLAGS = ("lstrip", "rstrip", "normalized", "special")
@@ -137,22 +140,31 @@ class TokenizerFiles:
             tokens[tid] = dict(content=content, **flags)
         return tokens
 
+    def _role(self, role):
+        """Content of a special role: tokenizer_config.json, else special_tokens_map.json; None if unset."""
+        content = _content(self.config.get(role))
+        if not content and self.special_map_path:
+            content = _content(_read_json(self.special_map_path).get(role))
+        return content or None
+
     def _special_contents(self):
-        """Contents of HF's all_special_tokens, from tokenizer_config.json then special_tokens_map.json."""
-        sources = [self.config]
-        if self.special_map_path:
-            sources.append(_read_json(self.special_map_path))
-        found = set()
-        for src in sources:
-            for role in _SPECIAL_ROLES:
-                c = _content(src.get(role))
-                if c:
-                    found.add(c)
-            for extra in src.get("additional_special_tokens") or []:
-                c = _content(extra)
-                if c:
-                    found.add(c)
+        """Contents of HF's all_special_tokens: the four roles and the additional special tokens
+        (tokenizer_config.json's list, else special_tokens_map.json's), as the C++ reader of HF files does."""
+        found = {c for c in (self._role(r) for r in _SPECIAL_ROLES) if c}
+        extra = self.config.get("additional_special_tokens")
+        if extra is None and self.special_map_path:
+            extra = _read_json(self.special_map_path).get("additional_special_tokens")
+        found |= {c for c in (_content(e) for e in extra or []) if c}
         return found
+
+    def document(self):
+        """xsam's added_tokens.json (layout (a) of src/text/tokenizer_added_tokens.h)."""
+        doc = {"format": ADDED_TOKENS_FORMAT, "format_version": 1,
+               "legacy": bool(self.config.get("legacy", True))}  # HF's default when absent is true
+        for role in _SPECIAL_ROLES:
+            doc[role] = self._role(role)
+        doc["added_tokens"] = self.added_tokens
+        return doc
 
     def _added_tokens(self):
         tokens = self._source_tokens()
@@ -200,9 +212,7 @@ class TokenizerFiles:
     def token_ids(self):
         ids = {}
         for role, name in (("bos_token", "bos"), ("eos_token", "eos"), ("pad_token", "pad")):
-            content = _content(self.config.get(role))
-            if not content and self.special_map_path:
-                content = _content(_read_json(self.special_map_path).get(role))
+            content = self._role(role)
             if not content:
                 if role == "pad_token":  # no pad token: padding never happens at batch size 1; use eos
                     ids[name] = ids["eos"]
