@@ -97,6 +97,9 @@ def export(args, log):
     start = time.time()
     shard_size = parse_size(args.shard_size) if args.shard_size else None
     tokenizer = TokenizerFiles(args.tokenizer)
+    if not tokenizer.is_phi3_model:
+        log(f"warning: {tokenizer.model_path}: sha256 {tokenizer.model_sha256} is not Phi-3-mini's tokenizer.model "
+            f"(9e556afd...d347); the model will tokenize as this file does")
     xsam_bin = find_xsam_binary(args.xsam_bin)
     upstream = convert_upstream_config(args.upstream_config, xsam_bin) if args.upstream_config else None
     explicit, source = _explicit_values(args)

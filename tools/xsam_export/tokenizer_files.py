@@ -18,6 +18,7 @@ Output:
   * the token ids of config.json's `tokens` section, and the tokenizer mode: `fast` when the source has a
     tokenizer.json (what upstream runs), else `slow`.
 """
+import hashlib
 import json
 import os
 
@@ -30,6 +31,8 @@ _FLAGS = ("lstrip", "rstrip", "normalized", "special")
 _REQUIRED_BASE_TOKENS = ("<unk>", "<s>", "</s>")
 _CHAT_TOKENS = {"end": "<|end|>", "user": "<|user|>", "assistant": "<|assistant|>"}
 _SPECIAL_ROLES = ("bos_token", "eos_token", "unk_token", "pad_token")
+# Phi-3-mini's tokenizer.model is Llama 2's, byte for byte (DECISIONS.md B8).
+PHI3_TOKENIZER_MODEL_SHA256 = "9e556afd44213b6bd1be2b850ebbbd98f5481437a8021afaf58ee7fb1818d347"
 
 
 def _read_json(path):
@@ -96,7 +99,10 @@ class TokenizerFiles:
                 raise ExportError(f"{p}: required tokenizer file not found (--tokenizer must name a directory "
                                   f"with Phi-3's tokenizer files)")
         with open(self.model_path, "rb") as f:
-            self.num_pieces = count_sentencepiece_pieces(f.read(), self.model_path)
+            data = f.read()
+        self.num_pieces = count_sentencepiece_pieces(data, self.model_path)
+        self.model_sha256 = hashlib.sha256(data).hexdigest()
+        self.is_phi3_model = self.model_sha256 == PHI3_TOKENIZER_MODEL_SHA256
         self.config = _read_json(self.config_path)
         fast = os.path.join(directory, "tokenizer.json")
         self.fast_path = fast if os.path.isfile(fast) else None
