@@ -31,6 +31,11 @@ class _Shapes:
     def __contains__(self, name):
         return name in self._shapes
 
+    def indices(self, pattern):
+        """The distinct first groups of `pattern` (a regex) over all names."""
+        rx = re.compile(pattern)
+        return {m.group(1) for n in self._shapes for m in [rx.match(n)] if m}
+
     def get(self, name, why):
         if name not in self._shapes:
             raise ExportError(f"tensor '{name}' is missing (needed for {why})")
@@ -38,8 +43,7 @@ class _Shapes:
 
     def count(self, prefix, why):
         """Number of numbered children `prefix<N>.`: max index + 1 (gaps show up as missing tensors later)."""
-        pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
-        found = {int(m.group(1)) for n in self._shapes for m in [pattern.match(n)] if m}
+        found = {int(i) for i in self.indices(re.escape(prefix) + r"(\d+)\.")}
         if not found:
             raise ExportError(f"no tensors named '{prefix}<N>.*' (needed for {why})")
         return max(found) + 1
@@ -157,7 +161,7 @@ def _llm(s, c, put):
 
 
 def _projector(s, c, put, name, feeding_width, feeding_field):
-    indices = sorted({int(m.group(1)) for n in s._shapes for m in [re.match(re.escape(name) + r"\.model\.(\d+)\.weight$", n)] if m})
+    indices = sorted(int(i) for i in s.indices(re.escape(name) + r"\.model\.(\d+)\.weight$"))
     if not indices:
         raise ExportError(f"no tensors named '{name}.model.<N>.weight' (needed for the {name} sizes)")
     if indices != list(range(0, 2 * len(indices), 2)):
@@ -217,7 +221,7 @@ def _mask2former(s, c, put, spelling):
         _fail("mask2former.num_heads", f"{heads} heads x {levels} levels do not explain the MSDA projections "
                                        f"({weights} attention weights, {offsets} sampling offsets)")
     put("mask2former", "num_points", weights // (heads * levels))
-    fpn = len({m.group(1) for n in s._shapes for m in [re.match(re.escape(p) + r"adapter_(\d+)\.", n)] if m})
+    fpn = len(s.indices(re.escape(p) + r"adapter_(\d+)\."))
     strides = d["feature_strides"][-levels:]
     want = int(math.log2(min(strides))) - int(math.log2(d["common_stride"]))
     if fpn != want:

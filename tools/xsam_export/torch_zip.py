@@ -142,7 +142,9 @@ class TorchZipCheckpoint:
         except ExportError:
             raise
         except Exception as e:  # the restricted unpickler refuses anything but tensors and plain containers
-            raise ExportError(f"{path}: refused by torch's weights-only unpickler: {e}") from None
+            raise ExportError(f"{path}: refused by torch's weights-only unpickler: {e} (it accepts tensors, "
+                              f"dicts, lists, strings and integers only; torch.save the state dict alone, e.g. "
+                              f"torch.save(ckpt['state_dict'], f))") from None
 
     def _persistent_load(self, pid):
         if not isinstance(pid, tuple) or len(pid) != 5 or _text(pid[0]) != "storage":
