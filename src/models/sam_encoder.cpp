@@ -23,7 +23,7 @@ torch::Tensor relative_positions(const torch::Tensor& table, int64_t size) {
   if (table.size(0) != 2 * size - 1)
     fail(Status::Internal, "sam: relative-position table has " + std::to_string(table.size(0)) + " rows for a grid of " +
                                std::to_string(size) + " (expects " + std::to_string(2 * size - 1) + ")");
-  auto coords = at::arange(size, at::kLong);
+  auto coords = at::arange(size, table.options().dtype(at::kLong));  // on the table's device
   auto index = coords.unsqueeze(1) - coords.unsqueeze(0) + (size - 1);
   return table.index_select(0, index.flatten()).view({size, size, table.size(1)});
 }
@@ -66,8 +66,8 @@ torch::Tensor SamVisionAttention::forward(const torch::Tensor& x) const {
       auto rq = qc.reshape({e - s, h, w, hd});
       auto rel_h = at::einsum("bhwc,hkc->bhwk", {rq, rh});
       auto rel_w = at::einsum("bhwc,wkc->bhwk", {rq, rw});
-      scores = scores.reshape({e - s, h, w, h, w}) + rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2);
-      scores = scores.reshape({e - s, tokens, tokens});
+      // (scores + rel_h) + rel_w, in place: same roundings as upstream, no extra score-sized buffers.
+      scores.view({e - s, h, w, h, w}).add_(rel_h.unsqueeze(-1)).add_(rel_w.unsqueeze(-2));
     }
     auto probs = layers::softmax_fp32(scores, q.scalar_type());
     outs.push_back(at::matmul(probs, vc));

@@ -2,6 +2,7 @@
 // derived allow-list, and the preprocessed pixel inputs a case refers to.
 #pragma once
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,14 @@ inline torch::Tensor golden_file_tensor(const std::string& ref) {
   auto t = it->second.find(name);
   if (t == it->second.end()) throw std::runtime_error(file + ": no tensor '" + name + "'");
   return t->second.to(torch::kFloat32);
+}
+
+// Golden cases, loaded once per test binary (several tests read the same case).
+inline const GoldenCase& golden_case(const std::string& name) {
+  static std::map<std::string, std::unique_ptr<GoldenCase>> cases;
+  auto& slot = cases[name];
+  if (!slot) slot = std::make_unique<GoldenCase>(name);
+  return *slot;
 }
 
 // The SigLIP / SAM pixel values a case ran on, as a batch of one.

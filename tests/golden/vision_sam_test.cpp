@@ -83,7 +83,7 @@ TEST(VisionSam, StopsAfterTheDeepestHiddenStateNeeded) {
   EXPECT_NE(std::find(unused.begin(), unused.end(), kPrefix + "layers.2."), unused.end());
   auto sam = tv::bind_golden(std::make_shared<SamEncoder>(config.sam), kPrefix, unused);
   EXPECT_EQ(sam->num_blocks_built(), 2);
-  test::GoldenCase c("refseg");
+  const auto& c = tv::golden_case("refseg");
   auto hs = sam->forward(tv::sam_pixels(c));
   ASSERT_EQ(hs.size(), 3u);
   EXPECT_FALSE(hs[0].defined());
@@ -95,7 +95,7 @@ TEST(VisionSam, StopsAfterTheDeepestHiddenStateNeeded) {
 class SamGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SamGolden, HiddenStates) {
-  test::GoldenCase c(GetParam());
+  const auto& c = tv::golden_case(GetParam());
   const auto& m = models();
   auto pixels = tv::sam_pixels(c);
   auto keep = all_hidden_states(m.config.sam);
@@ -113,7 +113,7 @@ TEST_P(SamGolden, HiddenStates) {
 }
 
 TEST_P(SamGolden, SegProjector) {
-  test::GoldenCase c(GetParam());
+  const auto& c = tv::golden_case(GetParam());
   const auto& m = models();
   auto input = c.get("seg_projector.input");
   auto ref = c.get("seg_projector.output");
@@ -127,7 +127,7 @@ TEST_P(SamGolden, SegProjector) {
 }
 
 TEST_P(SamGolden, Connector) {
-  test::GoldenCase c(GetParam());
+  const auto& c = tv::golden_case(GetParam());
   const auto& m = models();
   const auto& levels = m.config.sam.connector_hidden_states;
   std::vector<torch::Tensor> inputs;

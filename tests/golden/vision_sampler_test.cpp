@@ -93,7 +93,7 @@ TEST(VisionSampler, RejectsEmptyMasksAndAcceptsNone) {
 class SamplerGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SamplerGolden, RegionTokensWithReplayedDraws) {
-  test::GoldenCase c(GetParam());
+  const auto& c = tv::golden_case(GetParam());
   if (!c.has("vision_sampler.output.0")) {
     // Cases without visual prompts have nothing to sample (and no masks to feed the sampler).
     EXPECT_FALSE(c.has("prepared.vprompt_masks")) << c.name() << " has prompt masks but no sampler output";

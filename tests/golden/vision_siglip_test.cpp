@@ -57,7 +57,7 @@ TEST(VisionSiglip, BindsStrictlyAndSkipsUnusedLayers) {
 class SiglipGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SiglipGolden, SelectedHiddenState) {
-  test::GoldenCase c(GetParam());
+  const auto& c = tv::golden_case(GetParam());
   ASSERT_TRUE(c.has("siglip.selected_hidden_state"));
   const auto& m = models();
   auto pixels = tv::siglip_pixels(c);
@@ -74,7 +74,7 @@ TEST_P(SiglipGolden, SelectedHiddenState) {
 }
 
 TEST_P(SiglipGolden, VisualProjector) {
-  test::GoldenCase c(GetParam());
+  const auto& c = tv::golden_case(GetParam());
   ASSERT_TRUE(c.has("visual_projector.input"));
   const auto& m = models();
   auto input = c.get("visual_projector.input");
@@ -98,7 +98,7 @@ TEST(VisionSiglip, EveryStoredHiddenStateWithAllLayers) {
                               siglip_unused_key_prefixes(config.siglip, kPrefix));
   int checked = 0;
   for (const auto& name : test::golden_case_names()) {
-    test::GoldenCase c(name);
+    const auto& c = tv::golden_case(name);
     if (!c.has("siglip.hidden_states.0")) continue;
     auto hs = full->hidden_states(tv::siglip_pixels(c));
     ASSERT_EQ(static_cast<int>(hs.size()), config.siglip.num_layers + 1);
