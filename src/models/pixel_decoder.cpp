@@ -4,6 +4,7 @@
 #include <string>
 
 #include <ATen/ATen.h>
+#include <torch/nn/modules/container/modulelist.h>
 
 #include "core/error.h"
 #include "models/mask2former_ops.h"
