@@ -18,6 +18,11 @@ PostprocessResult assemble_instances(const Prediction& p, int64_t row, const Ins
     return !how.dropped_labels.empty() && how.dropped_labels[size_t(label)];
   };
 
+  std::vector<int64_t> needed;
+  for (const TopkEntry& e : entries)
+    if (!dropped(e.label) && may_reach(e, how.threshold)) needed.push_back(e.query);
+  masks.compute(needed);
+
   PostprocessResult r;
   r.map = LabelMap(g.height, g.width, how.background);
   r.map_background = how.background;

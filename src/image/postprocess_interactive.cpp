@@ -53,6 +53,9 @@ PostprocessResult postprocess_interactive(const DecoderPrediction& prediction, c
   // Every entry's score is needed: keep = score >= threshold OR score == max(score).
   const std::vector<TopkEntry> entries = topk_entries(p, 0);
   QueryMasks masks(p, 0);
+  std::vector<int64_t> all;
+  for (const TopkEntry& e : entries) all.push_back(e.query);
+  masks.compute(all);
   std::vector<float> scores;
   for (const TopkEntry& e : entries) scores.push_back(entry_score(e, masks.get(e.query)));
   const float max_score = *std::max_element(scores.begin(), scores.end());

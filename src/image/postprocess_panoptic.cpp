@@ -1,5 +1,6 @@
 // Panoptic segmentation (spec §5.4, §8.31): upstream _panoptic_genseg_postprocess → compute_segments
 // (copied from HF DETR), including its segment-id reuse quirk, replicated literally.
+#include <algorithm>
 #include <map>
 #include <string>
 #include <tuple>
@@ -55,10 +56,15 @@ PostprocessResult postprocess_panoptic(const DecoderPrediction& prediction, cons
   std::vector<int32_t> owner(pixels, 0);
   std::vector<int64_t> original_area(kept.size(), 0);
   const float mask_threshold = static_cast<float>(params.mask_threshold);
+  torch::Tensor chunk_probs;
   for (size_t k = 0; k < kept.size(); ++k) {
-    torch::Tensor prob = image_logits(p, 0, kept[k].query).sigmoid();
+    if (k % size_t(kQueryChunk) == 0) {
+      std::vector<int64_t> chunk;
+      for (size_t j = k; j < std::min(kept.size(), k + size_t(kQueryChunk)); ++j) chunk.push_back(kept[j].query);
+      chunk_probs = image_logits(p, 0, chunk).sigmoid();
+    }
+    torch::Tensor prob = chunk_probs[int64_t(k % size_t(kQueryChunk))];
     prob.mul_(kept[k].score);  // mask_probs *= pred_scores.view(-1, 1, 1), fp32
-    prob = prob.contiguous();
     const float* v = prob.data_ptr<float>();
     int64_t area = 0;
     for (size_t i = 0; i < pixels; ++i) {

@@ -61,10 +61,17 @@ torch::Tensor canvas_logits(const Prediction& p, int64_t row) {
   return bilinear(m.unsqueeze(0), p.geometry.canvas, p.geometry.canvas)[0];
 }
 
-torch::Tensor image_logits(const Prediction& p, int64_t row, int64_t query) {
-  torch::Tensor m = p.mask_logits[row].slice(0, query, query + 1);  // [1, s, s]
+torch::Tensor image_logits(const Prediction& p, int64_t row, const std::vector<int64_t>& queries) {
+  std::vector<int64_t> picked = queries;
+  // A lone query would take ATen's channels-last kernel (see the header); upstream never resizes a lone
+  // query unless the model has only one.
+  const bool paired = picked.size() == 1 && p.queries() >= 2;
+  if (paired) picked.push_back(picked[0]);
+  torch::Tensor index = torch::tensor(picked, torch::kInt64);
+  torch::Tensor m = p.mask_logits[row].index_select(0, index);  // [k, s, s]
   if (m.size(1) != p.geometry.canvas) m = bilinear(m.unsqueeze(0), p.geometry.canvas, p.geometry.canvas)[0];
-  return crop_and_resize(m, p.geometry)[0];
+  torch::Tensor out = crop_and_resize(m, p.geometry);
+  return paired ? out.slice(0, 0, 1) : out;
 }
 
 torch::Tensor crop_and_resize(const torch::Tensor& canvas_maps, const PostprocessGeometry& g) {

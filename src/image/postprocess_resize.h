@@ -23,10 +23,20 @@ Prediction prepare(const DecoderPrediction& prediction, const PostprocessGeometr
 // Softmax over classes with the background column dropped afterwards: [Q, C] for one row.
 torch::Tensor class_probabilities(const Prediction& p, int64_t row);
 
-// Mask logits of all queries of one row on the canvas: [Q, S, S].
+// Mask logits of all queries of one row on the canvas: [Q, S, S] (one upsampling call, as upstream).
 torch::Tensor canvas_logits(const Prediction& p, int64_t row);
-// One query's mask logits at the original size: [H, W] (decoder → canvas → crop → original size).
-torch::Tensor image_logits(const Prediction& p, int64_t row, int64_t query);
+
+// Some queries' mask logits at the original size: [k, H, W] (decoder → canvas → crop → original size).
+// Upstream resizes all Q queries in one call; per pixel that equals a call on any subset of two or more
+// queries, but NOT a call on a single one: ATen 1.13 treats a [1, 1, h, w] tensor as channels-last
+// contiguous and takes its channels-last kernel, which rounds differently (≤ 1 ulp; measured on
+// genseg_pan). So a lone query is resized beside a copy of itself. Callers process queries in chunks
+// (kQueryChunk) to keep the memory at a few maps instead of Q.
+constexpr int64_t kQueryChunk = 16;
+torch::Tensor image_logits(const Prediction& p, int64_t row, const std::vector<int64_t>& queries);
+inline torch::Tensor image_logits(const Prediction& p, int64_t row, int64_t query) {
+  return image_logits(p, row, std::vector<int64_t>{query})[0];
+}
 
 // upstream sem_seg_postprocess(mode="bilinear"): [N, S, S] → crop [:, :h_s, :w_s] → [N, H, W].
 torch::Tensor crop_and_resize(const torch::Tensor& canvas_maps, const PostprocessGeometry& g);

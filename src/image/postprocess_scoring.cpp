@@ -1,5 +1,6 @@
 #include "image/postprocess_scoring.h"
 
+#include <algorithm>
 #include <tuple>
 
 namespace xsam::postprocess_detail {
@@ -24,18 +25,30 @@ std::vector<TopkEntry> topk_entries(const Prediction& p, int64_t row) {
   return out;
 }
 
+void QueryMasks::compute(const std::vector<int64_t>& queries) {
+  std::vector<int64_t> missing;
+  for (int64_t q : queries)
+    if (!cache_.count(q) && std::find(missing.begin(), missing.end(), q) == missing.end()) missing.push_back(q);
+  for (size_t start = 0; start < missing.size(); start += size_t(kQueryChunk)) {
+    std::vector<int64_t> chunk(missing.begin() + long(start),
+                               missing.begin() + long(std::min(missing.size(), start + size_t(kQueryChunk))));
+    torch::Tensor logits = image_logits(p_, row_, chunk);  // [k, H, W]
+    torch::Tensor binary = logits.gt(0).to(torch::kFloat32).flatten(1);
+    // upstream: (mask_pred.sigmoid().flatten(1) * pred_masks.flatten(1)).sum(1) / (pred_masks.sum(1) + 1e-6)
+    torch::Tensor scores = ((logits.sigmoid().flatten(1) * binary).sum(1) / (binary.sum(1) + 1e-6)).contiguous();
+    for (size_t j = 0; j < chunk.size(); ++j) {
+      QueryMask m;
+      m.mask = to_bitmap(logits[int64_t(j)].gt(0));
+      m.mask_score = scores.data_ptr<float>()[j];
+      m.empty = m.mask.area() == 0;
+      cache_.emplace(chunk[j], std::move(m));
+    }
+  }
+}
+
 const QueryMask& QueryMasks::get(int64_t query) {
-  auto it = cache_.find(query);
-  if (it != cache_.end()) return it->second;
-  torch::Tensor logits = image_logits(p_, row_, query);  // [H, W]
-  torch::Tensor binary = logits.gt(0).to(torch::kFloat32);
-  // upstream: (sigmoid(m) * bin).sum() / (bin.sum() + 1e-6), fp32.
-  torch::Tensor score = (logits.sigmoid().flatten() * binary.flatten()).sum() / (binary.flatten().sum() + 1e-6);
-  QueryMask m;
-  m.mask = to_bitmap(binary);
-  m.mask_score = score.item<float>();
-  m.empty = m.mask.area() == 0;
-  return cache_.emplace(query, std::move(m)).first->second;
+  if (!cache_.count(query)) compute({query});
+  return cache_.at(query);
 }
 
 bool may_reach(const TopkEntry& e, double threshold) {

@@ -26,11 +26,13 @@ struct QueryMask {
   bool empty = true;
 };
 
-// Computes each query's mask once, on first use (several top-k entries may share a query).
+// Computes each query's mask once (several top-k entries may share a query), kQueryChunk queries at a
+// time: compute() the queries that will be needed first, then get() them.
 class QueryMasks {
  public:
   QueryMasks(const Prediction& p, int64_t row) : p_(p), row_(row) {}
-  const QueryMask& get(int64_t query);
+  void compute(const std::vector<int64_t>& queries);
+  const QueryMask& get(int64_t query);  // computes it alone if compute() did not
 
  private:
   const Prediction& p_;

@@ -1,5 +1,7 @@
 // Semantic segmentation (spec §5.2, §8.29, §9 semantic order).
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "image/postprocess_resize.h"
@@ -20,9 +22,13 @@ torch::Tensor scores_probs_then_resize(const Prediction& p) {
 torch::Tensor scores_resize_then_probs(const Prediction& p) {
   const PostprocessGeometry& g = p.geometry;
   torch::Tensor cls = class_probabilities(p, 0);  // [Q, C]
-  // Query by query (bilinear resizing is per channel), so the canvas-sized logits never all coexist.
+  // A chunk of queries at a time, so the canvas-sized logits never all coexist.
   torch::Tensor logits = torch::empty({p.queries(), g.height, g.width}, torch::kFloat32);
-  for (int64_t q = 0; q < p.queries(); ++q) logits[q].copy_(image_logits(p, 0, q));
+  for (int64_t start = 0; start < p.queries(); start += kQueryChunk) {
+    std::vector<int64_t> chunk;
+    for (int64_t q = start; q < std::min(p.queries(), start + kQueryChunk); ++q) chunk.push_back(q);
+    logits.slice(0, start, start + int64_t(chunk.size())).copy_(image_logits(p, 0, chunk));
+  }
   return torch::einsum("qc,qhw->chw", {cls, logits.sigmoid()});  // [C, H, W]
 }
 
@@ -40,9 +46,10 @@ PostprocessResult postprocess_semantic(const DecoderPrediction& prediction, cons
   PostprocessResult r;
   r.map = to_label_map(labels);
   r.map_background = -1;  // every pixel gets a class
-  torch::Tensor present = std::get<0>(at::_unique(labels.flatten(), /*sorted=*/true));
-  for (int64_t i = 0; i < present.numel(); ++i) {
-    const int64_t c = present[i].item<int64_t>();
+  std::vector<bool> present(size_t(p.classes()), false);
+  for (int32_t v : r.map.values) present[size_t(v)] = true;
+  for (int64_t c = 0; c < p.classes(); ++c) {
+    if (!present[size_t(c)]) continue;
     torch::Tensor won = labels.eq(c);
     MaskEntry e;
     e.mask = to_bitmap(won);
