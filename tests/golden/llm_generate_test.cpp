@@ -29,7 +29,6 @@ std::vector<int64_t> to_ids(const torch::Tensor& t) {
 class LlmGenerateCase : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LlmGenerateCase, GreedyMatchesUpstream) {
-  torch::set_num_threads(2);
   GoldenCase c(GetParam());
   const auto& model = golden_llm();
   auto embeds = c.get("llm.inputs_embeds");
@@ -66,7 +65,6 @@ INSTANTIATE_TEST_SUITE_P(PredictCases, LlmGenerateCase,
 // The same generation with the image prefix prefilled first (as the per-image cache does) and the rest of
 // the prompt handed to phi3_generate.
 TEST(LlmGenerate, CachedImagePrefixGivesTheSameResult) {
-  torch::set_num_threads(2);
   GoldenCase c("refseg_gen");
   const auto& model = golden_llm();
   auto embeds = c.get("llm.inputs_embeds");

@@ -14,7 +14,6 @@ namespace {
 class LlmGoldenCase : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LlmGoldenCase, ForwardMatchesUpstream) {
-  torch::set_num_threads(2);
   GoldenCase c(GetParam());
   const auto& model = golden_llm();
   auto embeds = c.get("llm.inputs_embeds");
@@ -48,7 +47,6 @@ INSTANTIATE_TEST_SUITE_P(AllCases, LlmGoldenCase, ::testing::ValuesIn(golden_cas
 
 // genseg_long (T = 2142 > 2047): the window variants of DECISIONS.md A3, computed upstream with explicit masks.
 TEST(LlmGolden, SlidingWindowVariantsOfGensegLong) {
-  torch::set_num_threads(2);
   GoldenCase c("genseg_long");
   const auto& model = golden_llm();
   auto embeds = c.get("llm.inputs_embeds");
