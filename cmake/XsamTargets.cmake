@@ -36,5 +36,5 @@ function(xsam_test_group group libs)
   add_executable(test_${group} ${sources})
   target_link_libraries(test_${group} PRIVATE xsam_test_support ${libs} GTest::gtest GTest::gtest_main)
   gtest_discover_tests(test_${group} DISCOVERY_TIMEOUT 120
-                       PROPERTIES ENVIRONMENT "XSAM_TEST_DATA=${CMAKE_SOURCE_DIR}/tests/data;XSAM_TOKENIZER_PLUGIN=$<TARGET_FILE:xsam_tokenizer>")
+                       PROPERTIES ENVIRONMENT "XSAM_TEST_DATA=${CMAKE_SOURCE_DIR}/tests/data;XSAM_TOKENIZER_PLUGIN=$<TARGET_FILE:xsam_tokenizer>;OMP_WAIT_POLICY=PASSIVE")
 endfunction()

@@ -27,6 +27,8 @@ if [ "$sanitize" = 1 ]; then
 fi
 tools/setup.sh "${setup_flags[@]}"
 
+# libgomp busy-waits by default, which starves the other test processes on a small machine.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 status=0
 label_args=(-LE full)
 [ "$full" = 1 ] && label_args=()
@@ -37,7 +39,8 @@ if ls tests/python/test_*.py >/dev/null 2>&1 || ls bindings/python/tests/test_*.
   paths=()
   [ -d tests/python ] && paths+=(tests/python)
   [ -d bindings/python/tests ] && paths+=(bindings/python/tests)
-  python3 -m pytest -q "${paths[@]}" || status=1
+  # Debian's interpreter: it has python3-torch and python3-pytest (a python3 earlier on PATH may not).
+  /usr/bin/python3 -m pytest -q "${paths[@]}" || status=1
 fi
 
 if [ "$status" = 0 ]; then echo "test.sh: all tests passed"; else echo "test.sh: FAILURES" >&2; fi

@@ -1,0 +1,129 @@
+#include "models/xsam_model.h"
+
+#include <torch/torch.h>
+
+#include "core/checkpoint_layout.h"
+#include "core/error.h"
+
+namespace xsam {
+
+namespace {
+
+void merge(BindReport& into, const BindReport& part) {
+  into.missing.insert(into.missing.end(), part.missing.begin(), part.missing.end());
+  into.mismatched.insert(into.mismatched.end(), part.mismatched.begin(), part.mismatched.end());
+  into.used.insert(part.used.begin(), part.used.end());
+}
+
+int64_t count(const torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace
+
+XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch::Dtype dtype, torch::Device device)
+    : config_(config), dtype_(dtype), device_(device) {
+  torch::NoGradGuard no_grad;
+  const auto& c = config_;
+  siglip_ = std::make_shared<SiglipVision>(c.siglip);
+  visual_projector_ = std::make_shared<Projector>(c.visual_projector);
+  sam_ = std::make_shared<SamEncoder>(c.sam);
+  seg_projector_ = std::make_shared<Projector>(c.seg_projector);
+  connector_ = std::make_shared<Connector>(c.connector);
+  sampler_ = std::make_shared<VisionSampler>(c.sampler);
+  llm_ = Phi3Model(c.llm, dtype);
+  llm_projector_ = std::make_shared<Projector>(c.llm_projector);
+  segmentor_ = Mask2Former(c.mask2former, c.class_head);
+
+  // Convert before binding, so that each weight is converted once, straight into its final dtype.
+  for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{
+           siglip_.get(), visual_projector_.get(), sam_.get(), seg_projector_.get(), connector_.get(),
+           llm_projector_.get(), segmentor_.ptr().get()})
+    m->to(device, dtype);
+  llm_->to(device, dtype);
+
+  BindReport report;
+  merge(report, bind_module(*siglip_, store, c.behaviour.key_vision_prefix));
+  merge(report, bind_module(*visual_projector_, store, "visual_projector."));
+  merge(report, bind_module(*sam_, store, "segmentor.encoder."));
+  merge(report, bind_module(*seg_projector_, store, "seg_projector."));
+  merge(report, bind_module(*connector_, store, "seg_connector."));
+  merge(report, bind_module(*llm_, store, "llm."));
+  merge(report, bind_module(*llm_projector_, store, "llm_projector."));
+  merge(report, bind_module(*segmentor_, store, "segmentor.", segmentor_weight_aliases(c.behaviour)));
+  if (store.contains("bg_embeds.weight")) {
+    const auto& info = store.info("bg_embeds.weight");
+    if (info.shape != std::vector<int64_t>{1, c.mask2former.hidden_dim}) {
+      report.mismatched.push_back("bg_embeds.weight: shape does not match [1, mask2former.hidden_dim]");
+    } else {
+      bg_embeds_ = store.get("bg_embeds.weight").to(device, dtype).clone();
+      report.used.insert("bg_embeds.weight");
+    }
+  } else {
+    report.missing.push_back("bg_embeds.weight");
+  }
+  auto unused = unused_key_prefixes(c);
+  // The segmentor is bound under "segmentor." but holds only the decoder: the encoder and the other
+  // branch's logit_scale key are bound elsewhere / absent, so nothing else needs allowing here.
+  check_bind_report(report, store, unused);
+}
+
+ImageFeatures XSamModel::encode_image(const torch::Tensor& siglip_pixels, const torch::Tensor& sam_pixels) const {
+  torch::NoGradGuard no_grad;
+  ImageFeatures f;
+  auto siglip_hidden = siglip_->forward(siglip_pixels.to(device_));
+  siglip_hidden = siglip_hidden.slice(1, config_.siglip.select_token_start);
+  auto siglip_rows = visual_projector_->forward(siglip_hidden);
+  auto hs = sam_->forward(sam_pixels.to(device_));
+  f.sam_tokens = seg_projector_->forward(hs.at(config_.sam.llm_hidden_state));
+  f.image_rows = torch::cat({siglip_rows.to(dtype_), f.sam_tokens.to(dtype_)}, 1);
+  std::vector<torch::Tensor> levels;
+  for (int i : config_.sam.connector_hidden_states) levels.push_back(hs.at(i));
+  f.pixels = segmentor_.ptr()->encode(connector_->forward(levels));
+  return f;
+}
+
+torch::Tensor XSamModel::region_rows(const ImageFeatures& image, const torch::Tensor& masks, uint64_t seed) const {
+  torch::NoGradGuard no_grad;
+  return sampler_->forward(image.sam_tokens, masks, seed);
+}
+
+torch::Tensor XSamModel::embed_tokens(const std::vector<int64_t>& ids) const {
+  torch::NoGradGuard no_grad;
+  auto t = torch::tensor(ids, torch::kInt64).to(device_).unsqueeze(0);
+  return llm_->embed(t);
+}
+
+torch::Tensor XSamModel::project_llm(const torch::Tensor& hidden) const {
+  torch::NoGradGuard no_grad;
+  return llm_projector_->forward(hidden);
+}
+
+SegmentorOutput XSamModel::decode_masks(const ImageFeatures& image, const torch::Tensor& cond, const torch::Tensor& seg,
+                                        const torch::Tensor& embed_masks, int64_t repeat) const {
+  torch::NoGradGuard no_grad;
+  return segmentor_.ptr()->decode(image.pixels, cond, seg, embed_masks, repeat);
+}
+
+torch::Tensor XSamModel::upsample_masks(const torch::Tensor& mask_logits) const {
+  torch::NoGradGuard no_grad;
+  return segmentor_.ptr()->upsample_masks(mask_logits);
+}
+
+std::vector<PartInfo> XSamModel::parts() const {
+  return {{"siglip_vision", count(*siglip_)},       {"visual_projector", count(*visual_projector_)},
+          {"sam_encoder", count(*sam_)},            {"seg_projector", count(*seg_projector_)},
+          {"seg_connector", count(*connector_)},    {"llm", count(*llm_)},
+          {"llm_projector", count(*llm_projector_)}, {"mask2former", count(*segmentor_)},
+          {"bg_embeds", bg_embeds_.numel()}};
+}
+
+int64_t XSamModel::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& p : parts()) n += p.parameters;
+  return n;
+}
+
+}  // namespace xsam

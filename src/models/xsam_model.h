@@ -1,0 +1,81 @@
+// XSamModel — every module of X-SAM, built from a ModelConfig and bound strictly to a checkpoint
+// (spec §1.1). It computes; it knows nothing of tasks, prompts or caches (ARCHITECTURE.md §1).
+//
+// Per image: encode_image() runs SigLIP → visual projector, the SAM encoder → seg projector and
+// connector → Mask2Former pixel decoder. Per prompt: the LLM (Phi-3) with the image rows spliced in,
+// the LLM projector, then the Mask2Former transformer decoder + class head (decode_masks()).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "core/config.h"
+#include "io/weights.h"
+#include "models/connector.h"
+#include "models/mask2former.h"
+#include "models/phi3.h"
+#include "models/projector.h"
+#include "models/sam_encoder.h"
+#include "models/sampler.h"
+#include "models/siglip_vision.h"
+
+namespace xsam {
+
+// Everything about one image that does not depend on the prompt (the per-image cache holds this).
+struct ImageFeatures {
+  torch::Tensor image_rows;   // [1, siglip_tokens + sam_tokens, llm_hidden]: what replaces <image>
+  torch::Tensor sam_tokens;   // [1, sam_tokens, llm_hidden]: seg-projector output (the sampler's input)
+  PixelDecoderOutput pixels;  // Mask2Former pixel-decoder output
+};
+
+struct PartInfo {
+  std::string name;
+  int64_t parameters = 0;
+};
+
+class XSamModel {
+ public:
+  // Builds every module in `dtype` on `device` and binds it to `store`, reporting in one error every
+  // missing, unexpected and mis-shaped tensor (unused-by-design keys are allowed, DECISIONS B2).
+  XSamModel(const ModelConfig& config, const WeightStore& store, torch::Dtype dtype, torch::Device device);
+
+  const ModelConfig& config() const { return config_; }
+  torch::Dtype dtype() const { return dtype_; }
+  torch::Device device() const { return device_; }
+
+  ImageFeatures encode_image(const torch::Tensor& siglip_pixels, const torch::Tensor& sam_pixels) const;
+  // Region rows for <region> sentinels: masks (N, S, S) on the padded SAM canvas → (N, tokens_per_region, H).
+  torch::Tensor region_rows(const ImageFeatures& image, const torch::Tensor& masks, uint64_t seed) const;
+
+  torch::Tensor embed_tokens(const std::vector<int64_t>& ids) const;  // [1, T, H] in the runtime dtype
+  const Phi3ModelImpl& llm() const { return *llm_.ptr(); }
+  torch::Tensor project_llm(const torch::Tensor& hidden) const;  // llm_projector
+  torch::Tensor bg_embedding() const { return bg_embeds_; }      // [1, D]
+
+  SegmentorOutput decode_masks(const ImageFeatures& image, const torch::Tensor& cond, const torch::Tensor& seg,
+                               const torch::Tensor& embed_masks, int64_t repeat) const;
+  torch::Tensor upsample_masks(const torch::Tensor& mask_logits) const;
+
+  std::vector<PartInfo> parts() const;
+  int64_t parameter_count() const;
+
+ private:
+  ModelConfig config_;
+  torch::Dtype dtype_;
+  torch::Device device_;
+  std::shared_ptr<SiglipVision> siglip_;
+  std::shared_ptr<Projector> visual_projector_;
+  std::shared_ptr<SamEncoder> sam_;
+  std::shared_ptr<Projector> seg_projector_;
+  std::shared_ptr<Connector> connector_;
+  std::shared_ptr<VisionSampler> sampler_;
+  Phi3Model llm_{nullptr};
+  std::shared_ptr<Projector> llm_projector_;
+  Mask2Former segmentor_{nullptr};
+  torch::Tensor bg_embeds_;
+};
+
+}  // namespace xsam

@@ -1,0 +1,56 @@
+// One request through the whole model (ARCHITECTURE.md §5): image → preprocessing → encoders (or the
+// per-image cache) → prompt → LLM prefill (+ generation) → <SEG>/phrase embeddings → Mask2Former →
+// post-processing → SegmentResult.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "image/image.h"
+#include "image/refs.h"
+#include "models/phi3_sampling.h"
+#include "pipeline/context.h"
+#include "pipeline/prompt.h"
+#include "pipeline/result.h"
+#include "pipeline/tasks.h"
+
+namespace xsam {
+
+struct SegmentRequest {
+  Task task = Task::Auto;
+  Mode mode = Mode::Default;
+  std::string prompt;
+  std::vector<std::string> classes;  // generic classes / several referring phrases
+  std::vector<bool> class_is_thing;  // generic: per class; empty = "ins:/sem:" in the prompt, or all things
+  std::vector<VisualRef> refs;
+  RefRasterOptions ref_options;
+
+  // Prompt reproduction (DECISIONS A5).
+  int question_template = 0;
+  int answer_template = 0;
+  std::optional<std::string> question;
+  std::optional<std::string> answer;
+  std::vector<Turn> turns;  // explicit conversation (replaces everything above when non-empty)
+  std::optional<bool> answer_suffix;  // default: true except teacher-forced GCG
+  bool add_bos = false;
+
+  int64_t max_new_tokens = 0;  // <= 0: the preset's default
+  SamplingOptions sampling;    // greedy by default
+  uint64_t seed = 0;           // vision sampler draws (and sampling when sampling.seed is left 0)
+
+  double score_threshold = 0.5;
+  double overlap_threshold = 0.8;
+  double mask_threshold = 0.5;
+
+  // Streaming: called with the decoded text of each generated token; return false to cancel.
+  std::function<bool(const std::string& piece, int64_t id)> on_token;
+};
+
+SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& request);
+
+// The upstream demo's text cleaning (spec §5.8) for a task.
+std::string clean_generated_text(const std::string& decoded, Task task, TextCleanup style);
+
+}  // namespace xsam
