@@ -5,8 +5,6 @@
 
 #include "core/error.h"
 
-#include <algorithm>
-
 namespace xsam {
 namespace postprocess_detail {
 
