@@ -33,8 +33,8 @@ torch::Tensor phi3_causal_attention(const torch::Tensor& q, const torch::Tensor&
     fail(Status::Internal, "phi3_causal_attention: q/keys/values shapes do not match the head layout");
   if (window_keys < 0) fail(Status::InvalidArgument, "phi3_causal_attention: window_keys must be >= 0");
   if (T == 0) return at::empty({0, heads * d}, q.options());
-  if (first_visible(q_pos0, window_keys) < k_pos0 || q_pos0 + T > k_pos0 + K)
-    fail(Status::Internal, "phi3_causal_attention: the keys do not cover the visible range of the queries");
+  if (q_pos0 < k_pos0 || q_pos0 + T > k_pos0 + K)
+    fail(Status::Internal, "phi3_causal_attention: every query needs its own key (keys must cover the query positions)");
 
   if (chunk_rows <= 0) {
     const int64_t keys_per_row = window_keys > 0 ? std::min(window_keys, K) : K;
@@ -51,8 +51,8 @@ torch::Tensor phi3_causal_attention(const torch::Tensor& q, const torch::Tensor&
   for (int64_t r0 = 0; r0 < T; r0 += chunk_rows) {
     const int64_t rows = std::min(chunk_rows, T - r0);
     const int64_t p0 = q_pos0 + r0, p1 = p0 + rows;  // absolute query positions [p0, p1)
-    // Keys any query of the chunk can see: [lo, p1).
-    const int64_t lo = first_visible(p0, window_keys);
+    // Keys any query of the chunk can see: [lo, p1). Keys before k_pos0 do not exist here (no cache).
+    const int64_t lo = std::max(k_pos0, first_visible(p0, window_keys));
     const int64_t n_keys = p1 - lo;
     auto k = keys.narrow(1, lo - k_pos0, n_keys);    // [kv, n_keys, d]
     auto v = values.narrow(1, lo - k_pos0, n_keys);

@@ -27,8 +27,8 @@ struct Phi3AttentionShape {
 };
 
 // q: [heads, T, head_dim] (RoPE applied), query i at absolute position q_pos0 + i.
-// keys/values: [kv_heads, K, head_dim] (may be strided views of the KV cache), key j at position k_pos0 + j;
-// every query's visible keys must lie in [k_pos0, k_pos0 + K).
+// keys/values: [kv_heads, K, head_dim] (may be strided views of the KV cache), key j at position k_pos0 + j,
+// covering at least every query position; keys before k_pos0 are treated as absent.
 // chunk_rows: query rows per chunk (0 = chosen so the fp32 scores of one chunk stay within ~64 MiB).
 // Returns [T, heads·head_dim] in the activation dtype (head h occupies columns [h·d, (h+1)·d), as HF).
 torch::Tensor phi3_causal_attention(const torch::Tensor& q, const torch::Tensor& keys, const torch::Tensor& values,
