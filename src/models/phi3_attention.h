@@ -13,6 +13,9 @@
 // Numerics: q·kᵀ in the activation dtype (fp32 accumulation inside the GEMM), then the scores are fp32:
 // divided by sqrt(head_dim) (HF eager divides, it does not multiply by the reciprocal), masked, softmax in
 // fp32, probabilities cast back to the activation dtype before ·v (HF eager: softmax(dtype=float32).to(v)).
+// In bf16 the GEMM output is therefore rounded to bf16 once, as in HF eager (FA2 keeps it in fp32); an fp32
+// q·kᵀ would need an fp32 copy of the visible cached keys per layer and token, which the bandwidth-bound
+// decode step cannot afford. The fp32 runtime is unaffected.
 #pragma once
 #include <cstdint>
 
