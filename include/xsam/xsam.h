@@ -159,9 +159,11 @@ typedef struct {
   int top_k;
   float top_p;
   uint64_t seed;               /* sampling and the vision sampler's draws; default 0 */
+  int question_template;       /* index into the task's question templates (spec §5.1); default 0 */
+  int answer_template;         /* index into the task's answer templates; default 0 */
   float score_threshold;       /* instance / panoptic / VGD / interactive keep threshold; default 0.5 */
   float overlap_threshold;     /* panoptic; default 0.8 */
-  int max_masks;               /* instance / VGD top-k; <= 0: number of queries */
+  float mask_threshold;        /* referring / GCG foreground probability (strict >); default 0.5 */
   xsam_token_callback on_token;
   void *user_data;
 } xsam_segment_params;
@@ -204,6 +206,16 @@ XSAM_API double xsam_result_timing(const xsam_result *result, const char *stage)
 /* The whole result (text, masks as COCO RLE, labels, scores, boxes, segments, timings) as JSON
    (schema: docs/result-json.md). Free with xsam_free. */
 XSAM_API xsam_status xsam_result_json(const xsam_result *result, char **out_json);
+
+/* ------------------------------------------------------------------ tools */
+
+/* Writes a complete model directory with random weights in the exact checkpoint layout:
+   size_preset "tiny" (test sizes) or "full" (the released X-SAM sizes); dtype FP32 or BF16 (AUTO = BF16);
+   tokenizer_dir: the Phi-3 tokenizer files (NULL: the bundled test files). */
+XSAM_API xsam_status xsam_random_model(const char *out_dir, const char *size_preset, xsam_dtype dtype, uint64_t seed,
+                                       const char *tokenizer_dir);
+/* Converts an upstream-style config.json (as in the golden sets) into xsam's own config.json. */
+XSAM_API xsam_status xsam_convert_config(const char *upstream_config, const char *out_json);
 
 #ifdef __cplusplus
 }

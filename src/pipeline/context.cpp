@@ -77,7 +77,10 @@ std::shared_ptr<LoadedModel> load_model(const std::string& dir, const LoadOption
   TokenizerOptions topts;
   topts.mode = m->config.tokenizer.mode;
   topts.plugin_path = options.tokenizer_plugin;
-  m->tok = Tokenizer::from_directory(dir, topts);
+  // Golden sets keep the HF tokenizer files in tokenizer/; model directories keep them at the top.
+  struct stat ts {};
+  const bool nested = ::stat((dir + "/tokenizer.model").c_str(), &ts) != 0 && ::stat((dir + "/tokenizer/tokenizer.model").c_str(), &ts) == 0;
+  m->tok = Tokenizer::from_directory(nested ? dir + "/tokenizer" : dir, topts);
   if (m->tokenizer().vocab_size() > m->config.llm.vocab_size)
     fail(Status::Model, dir + ": tokenizer has " + std::to_string(m->tokenizer().vocab_size()) +
                             " tokens but the LLM vocabulary (config llm.vocab_size) has " +

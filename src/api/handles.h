@@ -1,0 +1,30 @@
+// The structs behind the C API's opaque handles, and helpers shared by the c_api*.cpp files.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline/context.h"
+#include "pipeline/result.h"
+#include "xsam/xsam.h"
+
+struct xsam_model {
+  std::shared_ptr<xsam::LoadedModel> model;
+};
+
+struct xsam_context {
+  xsam_context(std::shared_ptr<xsam::LoadedModel> m, const xsam::ContextOptions& o) : ctx(std::move(m), o) {}
+  xsam::Context ctx;
+};
+
+struct xsam_result {
+  xsam::SegmentResult r;
+};
+
+namespace xsam::api {
+// Runs f, turning every exception into a status and the thread-local message.
+xsam_status run_guarded(const char* fn, const std::function<void()>& f);
+// malloc'd copy, freed with xsam_free.
+char* duplicate(const std::string& s);
+}  // namespace xsam::api

@@ -1,0 +1,31 @@
+// Writing model directories (ARCHITECTURE.md §3): random-weight models for tests and benchmarks, and
+// xsam-model config.json from an upstream-style config (used by tools/xsam-export).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+#include <torch/types.h>
+
+namespace xsam {
+
+struct LoadedModel;
+
+// Where the Phi-3 tokenizer files for random models come from: `explicit_dir` if given, else
+// $XSAM_TOKENIZER_DIR, else share/xsam/tokenizer beside the installed library, else the source tree's
+// tests/data/tokenizer/hf-phi3-xsam. Throws Status::Io listing what was tried.
+std::string find_tokenizer_source(const std::string& explicit_dir);
+
+// Writes config.json (size preset "tiny" or "full", behaviour preset aaai26, tokenizer mode fast when a
+// tokenizer.json is available), model.safetensors with random weights in the exact checkpoint layout,
+// the tokenizer files and checksums.json. `out_dir` is created if needed.
+void write_random_model(const std::string& out_dir, const std::string& size_preset, torch::Dtype dtype, uint64_t seed,
+                        const std::string& tokenizer_dir = "");
+
+// Upstream-style config.json (golden sets) → xsam-model config.json text.
+void convert_upstream_config(const std::string& upstream_path, const std::string& out_path);
+
+// What `xsam info` prints: parts, sizes, parameter counts, dtype, presets, tasks.
+nlohmann::json model_info(const LoadedModel& model);
+
+}  // namespace xsam
