@@ -45,6 +45,21 @@ TEST_P(LlmGoldenCase, ForwardMatchesUpstream) {
 INSTANTIATE_TEST_SUITE_P(AllCases, LlmGoldenCase, ::testing::ValuesIn(golden_case_names()),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
+// Every llm.* tensor of the checkpoint binds to a parameter of the right shape, and every parameter is filled.
+TEST(LlmGolden, BindReportIsClean) {
+  auto config = golden_config();
+  Phi3Model model(config.llm);
+  auto store = WeightStore::open_file(golden_dir() + "/model.safetensors");
+  auto report = bind_module(*model, store, "llm.");
+  EXPECT_TRUE(report.missing.empty());
+  EXPECT_TRUE(report.mismatched.empty());
+  size_t llm_keys = 0;
+  for (const auto& name : store.names()) llm_keys += name.rfind("llm.", 0) == 0;
+  EXPECT_EQ(report.used.size(), llm_keys);
+  EXPECT_EQ(llm_keys, size_t(3 + 6 * config.llm.num_layers));
+  EXPECT_EQ(model->model->embed_tokens->weight.size(0), 32014);  // X-SAM's resized vocabulary (spec §8.11)
+}
+
 // genseg_long (T = 2142 > 2047): the window variants of DECISIONS.md A3, computed upstream with explicit masks.
 TEST(LlmGolden, SlidingWindowVariantsOfGensegLong) {
   GoldenCase c("genseg_long");
