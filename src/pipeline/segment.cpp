@@ -48,12 +48,19 @@ struct ResolvedTask {
   std::vector<bool> is_thing;
 };
 
+size_t ref_count(const SegmentRequest& r) {
+  return r.canvas_prompt_masks.defined() ? static_cast<size_t>(r.canvas_prompt_masks.size(0)) : r.refs.size();
+}
+
 ResolvedTask resolve(const SegmentRequest& r) {
   ResolvedTask out;
+  const size_t n_refs = ref_count(r);
+  if (r.canvas_prompt_masks.defined() && !r.refs.empty())
+    fail(Status::InvalidArgument, "refs: give visual refs or canvas prompt masks, not both");
   size_t n_things = 0;
   for (bool b : r.class_is_thing) n_things += b;
   out.task = r.task == Task::Auto ? infer_task(r.prompt, r.classes.size(), r.class_is_thing.empty() ? r.classes.size() : n_things,
-                                               r.refs.size())
+                                               n_refs)
                                   : r.task;
   const Task t = out.task;
   if (!r.class_is_thing.empty() && r.class_is_thing.size() != r.classes.size())
@@ -87,12 +94,12 @@ ResolvedTask resolve(const SegmentRequest& r) {
     out.post = t;
   }
   const bool takes_refs = t == Task::Interactive || t == Task::Vgd;
-  if (!takes_refs && !r.refs.empty())
+  if (!takes_refs && n_refs > 0)
     fail(Status::InvalidArgument, std::string("refs: task ") + task_name(t) +
                                       " takes no visual refs (use interactive or vgd, or AUTO)");
-  if (t == Task::Interactive && r.refs.size() != 1)
-    fail(Status::InvalidArgument, "refs: interactive segmentation takes exactly one visual ref, got " + std::to_string(r.refs.size()));
-  if (t == Task::Vgd && r.refs.empty()) fail(Status::InvalidArgument, "refs: VGD segmentation needs at least one visual ref");
+  if (t == Task::Interactive && n_refs != 1)
+    fail(Status::InvalidArgument, "refs: interactive segmentation takes exactly one visual ref, got " + std::to_string(n_refs));
+  if (t == Task::Vgd && n_refs == 0) fail(Status::InvalidArgument, "refs: VGD segmentation needs at least one visual ref");
   out.mode = r.mode == Mode::Default ? default_mode(t) : r.mode;
   return out;
 }
@@ -145,7 +152,7 @@ std::string clean_generated_text(const std::string& decoded, Task task, TextClea
   return s;
 }
 
-SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& req) {
+SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& req, SegmentDebug* debug) {
   torch::NoGradGuard no_grad;
   const auto t_start = Clock::now();
   const LoadedModel& m = ctx.model();
@@ -173,7 +180,7 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
     tr.task = rt.task;
     tr.prompt = req.prompt;
     tr.classes = rt.classes;
-    tr.n_regions = req.refs.size();
+    tr.n_regions = ref_count(req);
     tr.teacher_forced = !generate;
     tr.question_template = req.question_template;
     tr.answer_template = req.answer_template;
@@ -191,8 +198,17 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
   // ---- image: preprocessing and encoders (or the per-image cache)
   auto t = Clock::now();
   SamInput sam = sam_preprocess(image, cfg.preprocess);
-  std::vector<Mask> ref_masks = rasterize_refs(req.refs, image.width, image.height, req.ref_options);
-  torch::Tensor prompt_masks = sam_prompt_masks(ref_masks, sam, cfg.preprocess);
+  torch::Tensor prompt_masks;
+  if (req.canvas_prompt_masks.defined()) {
+    const int64_t S = cfg.preprocess.sam_size;
+    const auto& cm = req.canvas_prompt_masks;
+    if (cm.dim() != 3 || cm.size(1) != S || cm.size(2) != S)
+      fail(Status::InvalidArgument, "canvas_prompt_masks: expected [n, " + std::to_string(S) + ", " + std::to_string(S) + "]");
+    prompt_masks = cm.to(torch::kCPU).ne(0).to(torch::kUInt8);
+  } else {
+    std::vector<Mask> ref_masks = rasterize_refs(req.refs, image.width, image.height, req.ref_options);
+    prompt_masks = sam_prompt_masks(ref_masks, sam, cfg.preprocess);
+  }
   const std::string ikey = image_key(m, image);
   const ImageFeatures* cached = ctx.find_image(ikey);
   ImageFeatures local;
@@ -212,7 +228,7 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
 
   // ---- LLM inputs; region rows from the vision sampler
   torch::Tensor region_rows;
-  if (!ref_masks.empty()) region_rows = net.region_rows(feats, prompt_masks, req.seed);
+  if (prompt_masks.size(0) > 0) region_rows = net.region_rows(feats, prompt_masks, req.seed);
   LlmInputs in = build_llm_inputs(net, prompt.ids, prompt.cond_ids, prompt.seg_ids, feats, region_rows);
   const int64_t prefix_len = in.prefix.size(1);
   const int64_t rest_len = in.rest.size(1);
@@ -323,6 +339,12 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
     return res;
   }
   SegmentorOutput so = net.decode_masks(feats, dc->cond, dc->seg, dc->embed_masks, dc->repeat);
+  if (debug) {
+    debug->class_logits = so.class_logits;
+    debug->mask_logits = so.mask_logits;
+    debug->cond = dc->cond;
+    debug->seg = dc->seg;
+  }
   res.timings["decoder"] = since(t);
 
   // ---- post-processing at the original size
@@ -375,7 +397,7 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
   std::vector<std::string> names;
   if (is_generic(rt.task)) names = rt.classes;
   else if (rt.task == Task::Interactive || rt.task == Task::Vgd)
-    for (size_t i = 0; i < req.refs.size(); ++i) names.push_back("region " + std::to_string(i));
+    for (size_t i = 0; i < ref_count(req); ++i) names.push_back("region " + std::to_string(i));
   else names = phrase_texts(m.tokenizer(), cfg.tokens, cond_source);
   for (auto& e : pr.masks) {
     ResultMask rm;

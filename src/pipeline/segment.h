@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <torch/types.h>
+
 #include "image/image.h"
 #include "image/refs.h"
 #include "models/phi3_sampling.h"
@@ -26,6 +28,9 @@ struct SegmentRequest {
   std::vector<bool> class_is_thing;  // generic: per class; empty = "ins:/sem:" in the prompt, or all things
   std::vector<VisualRef> refs;
   RefRasterOptions ref_options;
+  // Prompt masks already on the padded SAM canvas ([n, S, S], nonzero = inside), instead of `refs`:
+  // replays upstream runs whose inputs are raster masks (golden tests, tools/parity.sh).
+  torch::Tensor canvas_prompt_masks;
 
   // Prompt reproduction (DECISIONS A5).
   int question_template = 0;
@@ -48,7 +53,14 @@ struct SegmentRequest {
   std::function<bool(const std::string& piece, int64_t id)> on_token;
 };
 
-SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& request);
+// What the tests and tools/parity.sh compare besides the result: the decoder's last prediction.
+struct SegmentDebug {
+  torch::Tensor class_logits;  // [B_dec, Q, C+1]
+  torch::Tensor mask_logits;   // [B_dec, Q, h, w] at mask-feature resolution
+  torch::Tensor cond, seg;     // what the decoder was given
+};
+
+SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& request, SegmentDebug* debug = nullptr);
 
 // The upstream demo's text cleaning (spec §5.8) for a task.
 std::string clean_generated_text(const std::string& decoded, Task task, TextCleanup style);

@@ -1,0 +1,217 @@
+// End to end: every golden case replayed through segment() — the real pipeline (preprocessing from the
+// decoded image, encoders, prompt, two-segment prefill, generation, embeddings, decoder,
+// post-processing) — against upstream's decoder logits, generated ids and final masks/maps.
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include "io/safetensors.h"
+#include "pipeline/segment.h"
+#include "support/golden.h"
+
+using namespace xsam;
+using nlohmann::json;
+
+namespace {
+
+std::shared_ptr<LoadedModel> golden_model() {
+  static std::shared_ptr<LoadedModel> m = [] {
+    LoadOptions o;
+    o.dtype = torch::kFloat32;
+    o.threads = 1;
+    o.tokenizer_plugin = test::tokenizer_plugin();
+    return load_model(test::golden_dir(), o);
+  }();
+  return m;
+}
+
+Task task_of(const json& j) {
+  std::string name = j["task_name"];
+  std::string post = j["postprocess_task_name"].is_string() ? j["postprocess_task_name"].get<std::string>() : "";
+  if (name == "imgconv") return Task::Chat;
+  if (name == "refseg") return Task::Referring;
+  if (name == "reaseg") return Task::Reasoning;
+  if (name == "gcgseg") return Task::Gcg;
+  if (name == "intseg") return Task::Interactive;
+  if (name == "vgdseg") return Task::Vgd;
+  if (post.find("sem") != std::string::npos) return Task::Semantic;
+  if (post.find("ins") != std::string::npos) return Task::Instance;
+  return Task::Panoptic;
+}
+
+// The decoded input image the case used: "<file>:<name>.sam.pixel_values" → <name>.input_image_uint8.
+Image case_image(const json& j) {
+  std::string ref = j["extra_pixel_values_same_as"];
+  std::string file = ref.substr(0, ref.find(':'));
+  std::string name = ref.substr(ref.find(':') + 1);
+  name = name.substr(0, name.find('.'));
+  SafetensorsFile f(test::golden_dir() + "/" + file);
+  auto hwc = f.tensor(name + ".input_image_uint8").contiguous();
+  Image img;
+  img.height = static_cast<int>(hwc.size(0));
+  img.width = static_cast<int>(hwc.size(1));
+  img.rgb.assign(hwc.data_ptr<uint8_t>(), hwc.data_ptr<uint8_t>() + hwc.numel());
+  return img;
+}
+
+std::string strip_prefix(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0 ? s.substr(prefix.size()) : s;
+}
+
+// The request that reproduces the recorded run: the recorded conversation as explicit turns.
+SegmentRequest case_request(const test::GoldenCase& c) {
+  const json& j = c.json();
+  SegmentRequest r;
+  r.task = task_of(j);
+  const bool tf = j["teacher_forced"].get<bool>();
+  r.mode = tf ? Mode::TeacherForced : Mode::Generate;
+  r.max_new_tokens = 16;
+  r.seed = j["seed"].get<uint64_t>();
+  r.score_threshold = j["threshold"].get<double>();
+  const json& cls = j["classes(all,thing,stuff)"];
+  if (cls.is_array() && cls[0].is_array() && !cls[0].empty()) {
+    r.classes = cls[0].get<std::vector<std::string>>();
+    auto things = cls[1].get<std::vector<std::string>>();
+    for (const auto& n : r.classes) r.class_is_thing.push_back(std::find(things.begin(), things.end(), n) != things.end());
+  }
+  if (j["conversation"].is_array()) {
+    bool suffix = true;
+    for (size_t i = 0; i < j["conversation"].size(); ++i) {
+      const json& t = j["conversation"][i];
+      std::string in = strip_prefix(t["input"].get<std::string>(), i == 0 ? "<|user|>\n<image>\n" : "<|user|>\n");
+      in = in.substr(0, in.rfind("<|end|>\n<|assistant|>\n"));
+      Turn turn{in, std::nullopt};
+      std::string out = t["output"].get<std::string>();
+      if (tf) {
+        const std::string end = "<|end|>";
+        suffix = out.size() >= end.size() && out.compare(out.size() - end.size(), end.size(), end) == 0;
+        turn.answer = suffix ? out.substr(0, out.size() - end.size()) : out;
+      }
+      r.turns.push_back(turn);
+    }
+    r.answer_suffix = suffix;
+  } else {
+    r.prompt = j["prompt_arg"].get<std::string>();
+  }
+  if (c.has("prepared.vprompt_masks")) r.canvas_prompt_masks = c.get("prepared.vprompt_masks").to(torch::kUInt8);
+  return r;
+}
+
+torch::Tensor bitmap_tensor(const Bitmap& b) {
+  return torch::from_blob(const_cast<uint8_t*>(b.pixels.data()), {b.height, b.width}, torch::kUInt8).to(torch::kInt64);
+}
+
+torch::Tensor map_tensor(const std::vector<int32_t>& v, int h, int w) {
+  return torch::from_blob(const_cast<int32_t*>(v.data()), {h, w}, torch::kInt32).to(torch::kInt64);
+}
+
+// Upstream's "segmentation" output rebuilt from our result (see image/postprocess_types.h).
+torch::Tensor upstream_segmentation(const SegmentResult& r, Task task) {
+  const int h = r.height, w = r.width;
+  if (task == Task::Semantic) return map_tensor(r.semantic_map, h, w);
+  if (task == Task::Panoptic) return map_tensor(r.panoptic_map, h, w);
+  auto map = torch::full({h, w}, 255, torch::kInt64);
+  if (task == Task::Gcg) {
+    for (const auto& m : r.masks) map.masked_fill_(bitmap_tensor(m.mask).ne(0), m.label_id + 1);
+    return map;
+  }
+  if (!r.masks.empty()) map.masked_fill_(bitmap_tensor(r.masks[0].mask).ne(0), 1);
+  return map;
+}
+
+int64_t differing(const torch::Tensor& a, const torch::Tensor& b) { return a.ne(b).sum().item<int64_t>(); }
+
+}  // namespace
+
+class PipelineGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PipelineGolden, MatchesUpstream) {
+  const std::string name = GetParam();
+  test::GoldenCase c(name);
+  const json& j = c.json();
+  torch::set_num_threads(1);
+  Context ctx(golden_model(), ContextOptions{});
+  SegmentRequest req = case_request(c);
+  SegmentDebug dbg;
+  SegmentResult res = segment(ctx, case_image(j), req, &dbg);
+
+  if (j.contains("generated_ids")) {
+    EXPECT_EQ(res.generated_ids, j["generated_ids"].get<std::vector<int64_t>>()) << name;
+    std::printf("[e2e] %-26s generated ids identical: %d (%s)\n", name.c_str(),
+                int(res.generated_ids == j["generated_ids"].get<std::vector<int64_t>>()), res.raw_text.c_str());
+  }
+  if (c.has("segmentor.class_queries_logits")) {
+    ASSERT_TRUE(dbg.class_logits.defined()) << name << ": no masks: " << res.note;
+    XSAM_EXPECT_CLOSE(dbg.class_logits, c.get("segmentor.class_queries_logits"), 1e-4, name + " class logits");
+    std::string last = "decoder.masks_queries_logits_last";
+    for (int k = 0; !c.has(last); ++k) {  // some cases store every layer instead of the last only
+      ASSERT_TRUE(c.has("decoder.masks_queries_logits_per_layer." + std::to_string(k))) << name;
+      if (!c.has("decoder.masks_queries_logits_per_layer." + std::to_string(k + 1)))
+        last = "decoder.masks_queries_logits_per_layer." + std::to_string(k);
+    }
+    XSAM_EXPECT_CLOSE(dbg.mask_logits, c.get(last), 1e-4, name + " mask logits");
+  }
+  const json& post = j["postprocess_output"];
+  if (!post.is_array()) {
+    // Upstream failed after the model ran (imgconv_gen: ValueError; refseg_2phrases: assert). DECISIONS A6:
+    // we keep the text and produce masks (GCG path / one mask per phrase).
+    EXPECT_FALSE(j["error"].is_null()) << name;
+    EXPECT_FALSE(res.masks.empty()) << name << ": " << res.note;
+    std::printf("[e2e] %-26s upstream error '%s' -> %zu mask(s), text '%s'\n", name.c_str(),
+                j["error"].get<std::string>().c_str(), res.masks.size(), res.text.c_str());
+    return;
+  }
+  Task task = task_of(j);
+  if (c.has("post.0.instances.pred_masks")) {
+    auto golden = c.get("post.0.instances.pred_masks");
+    ASSERT_EQ(static_cast<int64_t>(res.masks.size()), golden.size(0)) << name;
+    int64_t diff = 0;
+    for (size_t i = 0; i < res.masks.size(); ++i) diff += differing(bitmap_tensor(res.masks[i].mask), golden[i].ne(0).to(torch::kInt64));
+    EXPECT_EQ(diff, 0) << name << " instance masks";
+    std::printf("[e2e] %-26s %zu instance masks, differing pixels %lld\n", name.c_str(), res.masks.size(), (long long)diff);
+  }
+  if (c.has("post.0.segmentation") && task != Task::Vgd) {
+    auto golden = c.get("post.0.segmentation");
+    int64_t diff = differing(upstream_segmentation(res, task), golden);
+    EXPECT_EQ(diff, 0) << name << " segmentation";
+    std::printf("[e2e] %-26s segmentation %lldx%lld, differing pixels %lld\n", name.c_str(), (long long)golden.size(0),
+                (long long)golden.size(1), (long long)diff);
+  }
+  if (post[0].contains("segments_info") && post[0]["segments_info"].is_array()) {
+    const json& si = post[0]["segments_info"];
+    ASSERT_EQ(res.segments.size(), si.size()) << name;
+    for (size_t i = 0; i < si.size(); ++i) {
+      EXPECT_EQ(res.segments[i].id, si[i]["id"].get<int>()) << name;
+      // End to end the scores inherit the LLM/decoder error (A1: 1e-4 relative on logits), on top of the
+      // goldens' 6-decimal rounding; post-processing alone is held to 1e-6 in postproc_golden_test.
+      EXPECT_NEAR(res.segments[i].score, si[i]["score"].get<double>(), 1e-5) << name;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCases, PipelineGolden, ::testing::ValuesIn(test::golden_case_names()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
+// DECISIONS A10: a second call on the same image reuses the encoders and the prefix KV cache and gives
+// bitwise the same result.
+TEST(PipelineCache, SecondCallOnSameImageIsIdentical) {
+  test::GoldenCase c("refseg");
+  Context ctx(golden_model(), ContextOptions{});
+  SegmentRequest req = case_request(c);
+  SegmentDebug a, b;
+  Image img = case_image(c.json());
+  SegmentResult first = segment(ctx, img, req, &a);
+  SegmentResult second = segment(ctx, img, req, &b);
+  EXPECT_FALSE(first.image_cache_hit);
+  EXPECT_TRUE(second.image_cache_hit);
+  EXPECT_TRUE(torch::equal(a.class_logits, b.class_logits));
+  EXPECT_TRUE(torch::equal(a.mask_logits, b.mask_logits));
+  ASSERT_EQ(first.masks.size(), second.masks.size());
+  for (size_t i = 0; i < first.masks.size(); ++i) EXPECT_EQ(first.masks[i].mask.pixels, second.masks[i].mask.pixels);
+  std::printf("[e2e] cache: first call %.4f s, cached call %.4f s\n", first.timings["total"], second.timings["total"]);
+  // Without the cache (fresh context) the result is the same bits as well.
+  Context fresh(golden_model(), ContextOptions{0, 0, 178956970});
+  SegmentDebug d;
+  segment(fresh, img, req, &d);
+  EXPECT_TRUE(torch::equal(a.class_logits, d.class_logits));
+}
