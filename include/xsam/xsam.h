@@ -180,6 +180,9 @@ XSAM_API xsam_status xsam_segment(xsam_context *ctx, const xsam_image *image, co
    Free the pixels with xsam_free. */
 XSAM_API xsam_status xsam_image_load(const char *path, xsam_image *out);
 
+/* Decodes an image held in memory (PNG, JPEG, ...). Free the pixels with xsam_free. */
+XSAM_API xsam_status xsam_image_decode(const uint8_t *bytes, size_t size, xsam_image *out);
+
 /* ------------------------------------------------------------------ results */
 
 XSAM_API void xsam_result_free(xsam_result *result);
@@ -206,6 +209,12 @@ XSAM_API double xsam_result_timing(const xsam_result *result, const char *stage)
 /* The whole result (text, masks as COCO RLE, labels, scores, boxes, segments, timings) as JSON
    (schema: docs/result-json.md). Free with xsam_free. */
 XSAM_API xsam_status xsam_result_json(const xsam_result *result, char **out_json);
+/* A PNG of the masks blended over `image` (the image the result was computed on), with labels and
+   scores. Free *out_png with xsam_free. */
+XSAM_API xsam_status xsam_result_overlay_png(const xsam_result *result, const xsam_image *image, uint8_t **out_png,
+                                             size_t *out_size);
+/* Mask i as a PNG (0 / 255). Free *out_png with xsam_free. */
+XSAM_API xsam_status xsam_result_mask_png(const xsam_result *result, size_t i, uint8_t **out_png, size_t *out_size);
 
 /* ------------------------------------------------------------------ tools */
 

@@ -191,6 +191,23 @@ xsam_status xsam_image_load(const char* path, xsam_image* out) {
   });
 }
 
+xsam_status xsam_image_decode(const uint8_t* bytes, size_t size, xsam_image* out) {
+  return guarded("xsam_image_decode", [&] {
+    require(bytes, "bytes");
+    require(out, "out");
+    *out = xsam_image{};
+    Image img = decode_image_memory(bytes, size, "image");
+    uint8_t* pixels = static_cast<uint8_t*>(std::malloc(img.rgb.size()));
+    if (!pixels) throw std::bad_alloc();
+    std::memcpy(pixels, img.rgb.data(), img.rgb.size());
+    out->pixels = pixels;
+    out->width = img.width;
+    out->height = img.height;
+    out->stride = img.width * 3;
+    out->format = XSAM_PIXEL_RGB8;
+  });
+}
+
 xsam_status xsam_random_model(const char* out_dir, const char* size_preset, xsam_dtype dtype, uint64_t seed,
                               const char* tokenizer_dir) {
   return guarded("xsam_random_model", [&] {

@@ -73,3 +73,61 @@ xsam_status xsam_result_json(const xsam_result* r, char** out_json) {
 }
 
 }  // extern "C"
+
+// ---- pictures
+#include <cstdlib>
+#include <cstring>
+#include <iomanip>
+#include <sstream>
+
+#include "image/decode.h"
+#include "image/overlay.h"
+
+namespace {
+xsam_status png_out(const std::vector<uint8_t>& png, uint8_t** out, size_t* size) {
+  auto* p = static_cast<uint8_t*>(std::malloc(png.size()));
+  if (!p) throw std::bad_alloc();
+  std::memcpy(p, png.data(), png.size());
+  *out = p;
+  *size = png.size();
+  return XSAM_OK;
+}
+}  // namespace
+
+extern "C" xsam_status xsam_result_overlay_png(const xsam_result* r, const xsam_image* image, uint8_t** out_png,
+                                               size_t* out_size) {
+  return api::run_guarded("xsam_result_overlay_png", [&] {
+    if (!r || !image || !out_png || !out_size) fail(Status::InvalidArgument, "result, image, out_png and out_size must not be NULL");
+    if (!image->pixels) fail(Status::InvalidArgument, "image.pixels is NULL");
+    PixelFormat f = image->format == XSAM_PIXEL_RGBA8 ? PixelFormat::RGBA
+                    : image->format == XSAM_PIXEL_BGR8 ? PixelFormat::BGR
+                    : image->format == XSAM_PIXEL_GRAY8 ? PixelFormat::Gray
+                                                        : PixelFormat::RGB;
+    Image img = image_from_pixels(image->pixels, image->width, image->height, image->stride, f, 0);
+    if (img.width != r->r.width || img.height != r->r.height)
+      fail(Status::InvalidArgument, "image: " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                                        " is not the size of the result (" + std::to_string(r->r.width) + "x" +
+                                        std::to_string(r->r.height) + ")");
+    std::vector<OverlayMask> masks;
+    for (const auto& m : r->r.masks) {
+      OverlayMask o;
+      o.mask = m.mask.pixels.data();
+      std::ostringstream cap;
+      cap << m.label << " " << std::fixed << std::setprecision(2) << m.score;
+      o.caption = cap.str();
+      for (int k = 0; k < 4; ++k) o.box[k] = static_cast<int>(m.box[k]);
+      masks.push_back(o);
+    }
+    png_out(encode_png(render_overlay(img, masks)), out_png, out_size);
+  });
+}
+
+extern "C" xsam_status xsam_result_mask_png(const xsam_result* r, size_t i, uint8_t** out_png, size_t* out_size) {
+  return api::run_guarded("xsam_result_mask_png", [&] {
+    if (!r || !out_png || !out_size) fail(Status::InvalidArgument, "result, out_png and out_size must not be NULL");
+    if (i >= r->r.masks.size()) fail(Status::InvalidArgument, "index " + std::to_string(i) + " out of range");
+    std::vector<uint8_t> g(r->r.masks[i].mask.pixels.size());
+    for (size_t k = 0; k < g.size(); ++k) g[k] = r->r.masks[i].mask.pixels[k] ? 255 : 0;
+    png_out(encode_png_gray(g.data(), r->r.width, r->r.height), out_png, out_size);
+  });
+}
