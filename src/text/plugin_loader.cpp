@@ -42,6 +42,14 @@ std::string binary_containing_loader() {
   return name;
 }
 
+std::string canonical_path(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (!real) return path;
+  std::string out = real;
+  std::free(real);
+  return out;
+}
+
 bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -103,20 +111,25 @@ std::vector<PluginCandidate> tokenizer_plugin_candidates(const std::string& expl
 
 const TokenizerPlugin& load_tokenizer_plugin(const std::string& explicit_path) {
   static std::mutex mutex;
-  static std::map<std::string, std::unique_ptr<TokenizerPlugin>> loaded;  // by requested path ("" = search)
+  static std::map<std::string, const TokenizerPlugin*> by_request;  // requested path ("" = search)
+  static std::map<std::string, std::unique_ptr<TokenizerPlugin>> by_file;  // canonical file path
   std::lock_guard<std::mutex> lock(mutex);
 
   const char* env = std::getenv(kTokenizerPluginEnv);
   std::string key = !explicit_path.empty() ? explicit_path : (env && *env ? std::string(env) : std::string());
-  auto found = loaded.find(key);
-  if (found != loaded.end()) return *found->second;
+  auto found = by_request.find(key);
+  if (found != by_request.end()) return *found->second;
 
   std::string tried;
   for (const auto& candidate : tokenizer_plugin_candidates(explicit_path)) {
+    // The same file reached by another route is not opened again (one namespace per plugin file).
+    std::string canonical = canonical_path(candidate.path);
+    auto same = by_file.find(canonical);
+    if (same != by_file.end()) return *(by_request[key] = same->second.get());
     std::string why;
     if (const xsam_spm_api* api = try_open(candidate.path, &why)) {
-      auto plugin = std::make_unique<TokenizerPlugin>(TokenizerPlugin{candidate.path, api});
-      return *(loaded[key] = std::move(plugin));
+      auto& plugin = by_file[canonical] = std::make_unique<TokenizerPlugin>(TokenizerPlugin{candidate.path, api});
+      return *(by_request[key] = plugin.get());
     }
     tried += "\n  " + candidate.path + " (" + candidate.origin + "): " + why;
   }

@@ -24,7 +24,9 @@ struct AddedToken {
   std::string content;
   bool lstrip = false;      // swallow whitespace to the left
   bool rstrip = false;      // swallow whitespace to the right ("\n" included)
-  bool normalized = false;  // HF flag; kept and written back (every Phi-3/X-SAM token has false)
+  bool normalized = false;  // HF flag, kept and written back. Matching always uses the raw text (HF fast
+                            // would match normalized=true tokens after its normalizer; no Phi-3/X-SAM
+                            // token is normalized)
   bool special = false;     // dropped by the fast decode(skip_special_tokens=True)
   bool all_special = false; // member of HF's all_special_tokens (slow encode step 5, slow decode)
 };

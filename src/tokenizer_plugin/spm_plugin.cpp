@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <memory>
 #include <new>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -75,6 +77,33 @@ xsam_spm* load_bytes(const char* data, size_t size, char** error) {
     set_error(error, std::string("SentencePiece failed to load the model: ") + e.what());
   } catch (...) {
     set_error(error, "SentencePiece failed to load the model (unknown exception)");
+  }
+  return nullptr;
+}
+
+xsam_spm* load_file(const char* path, char** error) {
+  try {
+    if (!path) {
+      set_error(error, "load_file: null path");
+      return nullptr;
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      set_error(error, std::string(path) + ": cannot open");
+      return nullptr;
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    const std::string bytes = buffer.str();
+    char* inner = nullptr;
+    xsam_spm* model = load_bytes(bytes.data(), bytes.size(), &inner);
+    if (!model) {
+      set_error(error, std::string(path) + ": " + (inner ? inner : "cannot load"));
+      std::free(inner);
+    }
+    return model;
+  } catch (...) {
+    set_error(error, std::string(path) + ": cannot load (unknown exception)");
   }
   return nullptr;
 }
@@ -183,8 +212,8 @@ void free_string(char* s) { std::free(s); }
 void free_ids(int32_t* ids) { std::free(ids); }
 
 const xsam_spm_api kApi = {
-    XSAM_SPM_ABI_VERSION, sizeof(xsam_spm_api), load_bytes, free_model, vocab_size,  encode,
-    id_to_piece,          piece_to_id,          piece_type, decode_pieces, free_string, free_ids,
+    XSAM_SPM_ABI_VERSION, sizeof(xsam_spm_api), load_bytes,    load_file,   free_model, vocab_size, encode,
+    id_to_piece,          piece_to_id,          piece_type,    decode_pieces, free_string, free_ids,
 };
 
 }  // namespace

@@ -44,6 +44,8 @@ typedef struct xsam_spm_api {
   /* Loads a serialized ModelProto (the bytes of tokenizer.model). NULL on failure, with *error set
    * (free it with free_string). */
   xsam_spm *(*load_bytes)(const char *data, size_t size, char **error);
+  /* Same, reading the file at `path` (the error then names it). */
+  xsam_spm *(*load_file)(const char *path, char **error);
   void (*free_model)(xsam_spm *model);
 
   /* Number of pieces of the SentencePiece model (32000 for Llama-2 / Phi-3). */

@@ -52,7 +52,49 @@ TEST(PluginLoader, DefaultSearchFindsThePluginBesideTheBuild) {
   EXPECT_TRUE(has_lib);
   const TokenizerPlugin& plugin = load_tokenizer_plugin();
   EXPECT_EQ(plugin.api->abi_version, XSAM_SPM_ABI_VERSION);
-  EXPECT_EQ(&load_tokenizer_plugin(), &plugin);  // loaded once
+  EXPECT_EQ(&load_tokenizer_plugin(), &plugin);             // loaded once ...
+  EXPECT_EQ(&load_tokenizer_plugin(plugin.path), &plugin);  // ... whatever the route to the same file
+}
+
+// The C table itself: load from a file, error text owned (and freed) by the plugin.
+TEST(PluginLoader, PluginCInterface) {
+  const xsam_spm_api* api = load_tokenizer_plugin(test::tokenizer_plugin()).api;
+  char* error = nullptr;
+  std::string path = test::fixture_tokenizer_dir() + "/tokenizer.model";
+  xsam_spm* model = api->load_file(path.c_str(), &error);
+  ASSERT_NE(model, nullptr) << (error ? error : "");
+  EXPECT_EQ(api->vocab_size(model), 32000);
+  size_t len = 0;
+  const char* piece = api->id_to_piece(model, 278, &len);
+  EXPECT_EQ(std::string(piece, len), "\xE2\x96\x81the");
+  EXPECT_EQ(api->id_to_piece(model, 32000, &len), nullptr);
+  EXPECT_EQ(api->piece_to_id(model, "\xE2\x96\x81the", 6), 278);
+  EXPECT_EQ(api->piece_to_id(model, "<unk>", 5), 0);
+  EXPECT_EQ(api->piece_to_id(model, "no such piece", 13), -1);
+  EXPECT_EQ(api->piece_type(model, 0), XSAM_SPM_PIECE_UNKNOWN);
+  EXPECT_EQ(api->piece_type(model, 1), XSAM_SPM_PIECE_CONTROL);
+  EXPECT_EQ(api->piece_type(model, 13), XSAM_SPM_PIECE_BYTE);
+  EXPECT_EQ(api->piece_type(model, 278), XSAM_SPM_PIECE_NORMAL);
+  int32_t* ids = nullptr;
+  size_t n = 0;
+  ASSERT_EQ(api->encode(model, "the", 3, 1, &ids, &n, &error), 0);
+  ASSERT_EQ(n, 1u);
+  EXPECT_EQ(ids[0], 278);  // "▁the": dummy prefix
+  api->free_ids(ids);
+  ASSERT_EQ(api->encode(model, "the", 3, 0, &ids, &n, &error), 0);
+  ASSERT_EQ(n, 1u);
+  EXPECT_EQ(ids[0], 1552);  // "the": none
+  api->free_ids(ids);
+  api->free_model(model);
+
+  EXPECT_EQ(api->load_file("/no/such/tokenizer.model", &error), nullptr);
+  ASSERT_NE(error, nullptr);
+  EXPECT_NE(std::string(error).find("/no/such/tokenizer.model"), std::string::npos) << error;
+  api->free_string(error);
+  error = nullptr;
+  EXPECT_EQ(api->load_bytes("garbage", 7, &error), nullptr);
+  ASSERT_NE(error, nullptr);
+  api->free_string(error);
 }
 
 TEST(PluginLoader, ExplicitPathAndEnvironmentAreExclusive) {
