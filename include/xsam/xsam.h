@@ -180,6 +180,10 @@ XSAM_API xsam_status xsam_segment(xsam_context *ctx, const xsam_image *image, co
    Free the pixels with xsam_free. */
 XSAM_API xsam_status xsam_image_load(const char *path, xsam_image *out);
 
+/* Loads a visual-prompt mask file as upstream's CLI does: 8-bit grey (PIL convert("L")), then 1 where
+   the value is > 128. *out_mask (width × height bytes, 0/1) is freed with xsam_free. */
+XSAM_API xsam_status xsam_mask_load(const char *path, uint8_t **out_mask, int *out_width, int *out_height);
+
 /* Decodes an image held in memory (PNG, JPEG, ...). Free the pixels with xsam_free. */
 XSAM_API xsam_status xsam_image_decode(const uint8_t *bytes, size_t size, xsam_image *out);
 
@@ -213,6 +217,9 @@ XSAM_API xsam_status xsam_result_json(const xsam_result *result, char **out_json
    scores. Free *out_png with xsam_free. */
 XSAM_API xsam_status xsam_result_overlay_png(const xsam_result *result, const xsam_image *image, uint8_t **out_png,
                                              size_t *out_size);
+/* The semantic map (class index + 1, 0 = none) or the panoptic map (segment id, 0 = void) as a 16-bit grey
+   PNG; XSAM_ERR_INVALID_ARGUMENT when the result has neither. Free *out_png with xsam_free. */
+XSAM_API xsam_status xsam_result_map_png(const xsam_result *result, uint8_t **out_png, size_t *out_size);
 /* Mask i as a PNG (0 / 255). Free *out_png with xsam_free. */
 XSAM_API xsam_status xsam_result_mask_png(const xsam_result *result, size_t i, uint8_t **out_png, size_t *out_size);
 

@@ -191,6 +191,23 @@ xsam_status xsam_image_load(const char* path, xsam_image* out) {
   });
 }
 
+xsam_status xsam_mask_load(const char* path, uint8_t** out_mask, int* out_width, int* out_height) {
+  return guarded("xsam_mask_load", [&] {
+    require(path, "path");
+    require(out_mask, "out_mask");
+    require(out_width, "out_width");
+    require(out_height, "out_height");
+    *out_mask = nullptr;
+    Mask m = decode_mask_file(path);
+    uint8_t* data = static_cast<uint8_t*>(std::malloc(m.data.size()));
+    if (!data) throw std::bad_alloc();
+    std::memcpy(data, m.data.data(), m.data.size());
+    *out_mask = data;
+    *out_width = m.width;
+    *out_height = m.height;
+  });
+}
+
 xsam_status xsam_image_decode(const uint8_t* bytes, size_t size, xsam_image* out) {
   return guarded("xsam_image_decode", [&] {
     require(bytes, "bytes");

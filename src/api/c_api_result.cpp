@@ -75,6 +75,7 @@ xsam_status xsam_result_json(const xsam_result* r, char** out_json) {
 }  // extern "C"
 
 // ---- pictures
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
@@ -129,5 +130,20 @@ extern "C" xsam_status xsam_result_mask_png(const xsam_result* r, size_t i, uint
     std::vector<uint8_t> g(r->r.masks[i].mask.pixels.size());
     for (size_t k = 0; k < g.size(); ++k) g[k] = r->r.masks[i].mask.pixels[k] ? 255 : 0;
     png_out(encode_png_gray(g.data(), r->r.width, r->r.height), out_png, out_size);
+  });
+}
+
+extern "C" xsam_status xsam_result_map_png(const xsam_result* r, uint8_t** out_png, size_t* out_size) {
+  return api::run_guarded("xsam_result_map_png", [&] {
+    if (!r || !out_png || !out_size) fail(Status::InvalidArgument, "result, out_png and out_size must not be NULL");
+    const bool semantic = !r->r.semantic_map.empty();
+    const auto& map = semantic ? r->r.semantic_map : r->r.panoptic_map;
+    if (map.empty()) fail(Status::InvalidArgument, "result: this task has no semantic or panoptic map");
+    std::vector<uint16_t> v(map.size());
+    for (size_t k = 0; k < v.size(); ++k) {
+      int32_t x = semantic ? map[k] + 1 : map[k];
+      v[k] = static_cast<uint16_t>(std::clamp<int32_t>(x, 0, 65535));
+    }
+    png_out(encode_png_gray16(v.data(), r->r.width, r->r.height), out_png, out_size);
   });
 }

@@ -8,6 +8,8 @@
 int cmd_info(int argc, char** argv);
 int cmd_random_model(int argc, char** argv);
 int cmd_convert_config(int argc, char** argv);
+int cmd_segment(int argc, char** argv);
+int cmd_chat(int argc, char** argv);
 
 static void usage(FILE* f) {
   std::fprintf(f,
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
   if (cmd == "info") return cmd_info(argc, argv);
   if (cmd == "random-model") return cmd_random_model(argc, argv);
   if (cmd == "convert-config") return cmd_convert_config(argc, argv);
+  if (cmd == "segment") return cmd_segment(argc, argv);
+  if (cmd == "chat") return cmd_chat(argc, argv);
   std::fprintf(stderr, "xsam: unknown command '%s'\n\n", cmd.c_str());
   usage(stderr);
   return 2;

@@ -75,4 +75,11 @@ std::vector<uint8_t> encode_png_gray(const uint8_t* pixels, int width, int heigh
   return buf;
 }
 
+std::vector<uint8_t> encode_png_gray16(const uint16_t* pixels, int width, int height) {
+  cv::Mat g(height, width, CV_16UC1, const_cast<uint16_t*>(pixels));
+  std::vector<uint8_t> buf;
+  if (!cv::imencode(".png", g, buf)) fail(Status::Internal, "PNG encoding failed");
+  return buf;
+}
+
 }  // namespace xsam

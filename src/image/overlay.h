@@ -23,6 +23,9 @@ std::vector<uint8_t> encode_png(const Image& image);
 // PNG of a single-channel 8-bit image (masks: 0/255).
 std::vector<uint8_t> encode_png_gray(const uint8_t* pixels, int width, int height);
 
+// PNG of a 16-bit single-channel image (label maps).
+std::vector<uint8_t> encode_png_gray16(const uint16_t* pixels, int width, int height);
+
 // The colour of mask i (a fixed palette, so the same index has the same colour everywhere).
 void palette_colour(size_t i, uint8_t rgb[3]);
 

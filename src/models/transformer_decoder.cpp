@@ -37,7 +37,8 @@ torch::Tensor masked_attention_blocked(const torch::Tensor& mask_logits, int64_t
   auto prob = at::sigmoid(resized.to(at::kFloat)).to(mask_logits.scalar_type());
   auto blocked = (prob < 0.5).flatten(2);  // (B, Q, h·w)
   const int64_t batch = blocked.size(0), queries = blocked.size(1), keys = blocked.size(2);
-  return blocked.unsqueeze(1).expand({batch, num_heads, queries, keys}).reshape({batch * num_heads, queries, keys});
+  // contiguous(): the rows are reset in place later, which must not write through an expanded view.
+  return blocked.unsqueeze(1).expand({batch, num_heads, queries, keys}).reshape({batch * num_heads, queries, keys}).contiguous();
 }
 
 torch::Tensor unblock_fully_masked_rows(torch::Tensor& blocked) {
