@@ -143,6 +143,8 @@ StHeader parse_safetensors_header(const uint8_t* bytes, uint64_t available, uint
       fail(Status::Format, t + "byte range [" + std::to_string(info.begin) + ", " + std::to_string(info.end) +
                                ") lies outside the data area of " + std::to_string(data_size) +
                                " bytes (truncated file?)");
+    // numel <= 2^62 above, but × 8 bytes could still wrap around to a small (even zero) length.
+    if (numel > UINT64_MAX / st_dtype_size(info.dtype)) fail(Status::Format, t + "shape too large");
     uint64_t expected = numel * st_dtype_size(info.dtype);
     if (info.end - info.begin != expected)
       fail(Status::Format, t + "byte length " + std::to_string(info.end - info.begin) + " does not match shape × " +
