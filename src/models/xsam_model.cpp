@@ -26,6 +26,13 @@ int64_t count(const torch::nn::Module& m) {
 XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch::Dtype dtype, torch::Device device)
     : config_(config), dtype_(dtype), device_(device) {
   torch::NoGradGuard no_grad;
+  // Both branches' key spellings are accepted whatever the behaviour preset (spec §9): the checkpoint
+  // decides which one is bound (and which keys count as knowingly unused).
+  for (const char* prefix : {"visual_encoder.", "vision_encoder."})
+    if (store.contains(std::string(prefix) + "vision_model.embeddings.patch_embedding.weight"))
+      config_.behaviour.key_vision_prefix = prefix;
+  for (const char* key : {"segmentor.logit_scale", "segmentor.class_predictor.logit_scale"})
+    if (store.contains(key)) config_.behaviour.key_logit_scale = key;
   const auto& c = config_;
   siglip_ = std::make_shared<SiglipVision>(c.siglip);
   visual_projector_ = std::make_shared<Projector>(c.visual_projector);

@@ -63,7 +63,7 @@ Compare compare(const torch::Tensor& actual, const torch::Tensor& reference);
     auto _r = (reference);                                                                               \
     ASSERT_EQ(_a.sizes(), _r.sizes()) << (what) << ": shape";                                           \
     auto _c = ::xsam::test::compare(_a, _r);                                                             \
-    std::printf("[parity] %-60s max_abs=%.3g rel=%.3g tol=%.1g\n", std::string(what).c_str(), _c.max_abs, \
-                _c.rel(), double(rel_tol));                                                              \
+    std::printf("[parity] %-60s max_abs=%.3g rel=%.3g tol=%.1g %s\n", std::string(what).c_str(), _c.max_abs, \
+                _c.rel(), double(rel_tol), _c.rel() <= (rel_tol) ? "PASS" : "FAIL");                   \
     EXPECT_LE(_c.rel(), (rel_tol)) << (what) << ": max abs err " << _c.max_abs << " vs max|ref| " << _c.max_ref; \
   } while (0)
