@@ -278,6 +278,12 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
     const Tokenizer& tok = m.tokenizer();
     auto prefill_done = std::make_shared<Clock::time_point>();
     bool first = true;
+    // Streaming pieces are differences of the decoded prefix, not tokens decoded alone: SentencePiece
+    // drops a lone token's leading space ("▁the" → "the"), and a character split over byte-fallback
+    // tokens decodes to U+FFFD until its last byte arrives (held back, as HF's TextStreamer does).
+    // So the pieces concatenate to raw_text (less a trailing incomplete character).
+    std::vector<int64_t> streamed_ids;
+    size_t streamed_bytes = 0;
     g.on_token = [&](int64_t id, int64_t) {
       if (first) {
         res.timings["prefill"] = since(t);
@@ -285,7 +291,16 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
         first = false;
       }
       if (!req.on_token) return true;
-      return req.on_token(tok.decode({id}), id);
+      streamed_ids.push_back(id);
+      const std::string text = tok.decode(streamed_ids);
+      static const std::string kReplacement = "\xEF\xBF\xBD";
+      const bool incomplete = text.size() >= 3 && text.compare(text.size() - 3, 3, kReplacement) == 0;
+      std::string piece;
+      if (!incomplete) {
+        if (text.size() > streamed_bytes) piece = text.substr(streamed_bytes);
+        streamed_bytes = text.size();
+      }
+      return req.on_token(piece, id);
     };
     GenerateResult gr = phi3_generate(net.llm(), cache, in.rest, g);
     res.timings["decode"] = first ? 0.0 : since(*prefill_done);
