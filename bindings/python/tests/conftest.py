@@ -1,0 +1,41 @@
+"""Shared fixtures: one tiny random model per test session (written by the binding itself), one context,
+and a deterministic test image. The package is imported from this source tree; the library is found
+through $XSAM_BUILD_DIR (tools/test.sh sets it) or the other places xsam._lib lists."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+import xsam  # noqa: E402
+
+# Not square, so a transposed mask or map cannot pass.
+IMAGE_H, IMAGE_W = 48, 64
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    return xsam.random_model(str(tmp_path_factory.mktemp("tiny") / "model"), preset="tiny", dtype="fp32", seed=0)
+
+
+@pytest.fixture(scope="session")
+def model(model_dir):
+    with xsam.Model(model_dir, dtype="fp32", threads=1) as m:
+        yield m
+
+
+@pytest.fixture(scope="session")
+def ctx(model):
+    with model.context() as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def image():
+    """A 48×64 RGB image: smooth gradients plus noise (not a constant, so every stage sees real data)."""
+    rng = np.random.RandomState(0)
+    y, x = np.mgrid[0:IMAGE_H, 0:IMAGE_W]
+    base = np.stack([x * 4, y * 5, (x + y) * 2], axis=-1).astype(np.int32)
+    return np.clip(base + rng.randint(0, 40, size=base.shape), 0, 255).astype(np.uint8)
