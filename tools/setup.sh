@@ -22,6 +22,7 @@ packages=(
   python3 python3-torch python3-numpy python3-pytest python3-pil   # exporter, binding and their tests
   python3-skimage                            # the bundled sample image's origin (scikit-image data)
   clang libclang-rt-dev                      # fuzzing (libFuzzer)
+  libcpp-httplib-dev chromium chromium-driver  # xsam serve (HTTP), its browser test (headless Chromium)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -10,6 +10,7 @@ int cmd_random_model(int argc, char** argv);
 int cmd_convert_config(int argc, char** argv);
 int cmd_segment(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 
 static void usage(FILE* f) {
   std::fprintf(f,
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   if (cmd == "convert-config") return cmd_convert_config(argc, argv);
   if (cmd == "segment") return cmd_segment(argc, argv);
   if (cmd == "chat") return cmd_chat(argc, argv);
+  if (cmd == "serve") return cmd_serve(argc, argv);
   std::fprintf(stderr, "xsam: unknown command '%s'\n\n", cmd.c_str());
   usage(stderr);
   return 2;

@@ -1,0 +1,146 @@
+#include "server/metrics.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace xsam_server {
+
+namespace {
+
+std::string num(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+std::string with_label(const std::string& labels, const std::string& extra) {
+  if (labels.empty()) return "{" + extra + "}";
+  return "{" + labels + "," + extra + "}";
+}
+
+void header(std::string& out, const std::string& name, const std::string& type, const std::string& help) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+
+void Histogram::observe(double v) {
+  size_t i = 0;
+  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  ++counts_[i];
+  sum_ += v;
+  ++n_;
+}
+
+void Histogram::write(std::string& out, const std::string& name, const std::string& labels) const {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += counts_[i];
+    out += name + "_bucket" + with_label(labels, "le=\"" + num(bounds_[i]) + "\"") + " " + std::to_string(cumulative) + "\n";
+  }
+  cumulative += counts_.back();
+  out += name + "_bucket" + with_label(labels, "le=\"+Inf\"") + " " + std::to_string(cumulative) + "\n";
+  const std::string l = labels.empty() ? "" : "{" + labels + "}";
+  out += name + "_sum" + l + " " + num(sum_) + "\n";
+  out += name + "_count" + l + " " + std::to_string(n_) + "\n";
+}
+
+std::vector<double> Metrics::default_bounds() {
+  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+}
+
+void Metrics::count_request(const std::string& endpoint, int status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_[{endpoint, status}];
+}
+
+void Metrics::count_tokens(int tokens) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tokens_ += uint64_t(tokens);
+}
+
+void Metrics::observe_segment(double total_s, double queue_s, const std::map<std::string, double>& stages,
+                              bool cache_hit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  request_seconds_.observe(total_s);
+  queue_seconds_.observe(queue_s);
+  for (const auto& [stage, seconds] : stages) {
+    if (seconds < 0) continue;
+    auto it = stages_.find(stage);
+    if (it == stages_.end()) it = stages_.emplace(stage, Histogram(default_bounds())).first;
+    it->second.observe(seconds);
+  }
+  ++(cache_hit ? cache_hits_ : cache_misses_);
+}
+
+void Metrics::count_rejected(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++rejected_[reason];
+}
+
+void Metrics::count_cancelled(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++cancelled_[reason];
+}
+
+double Metrics::mean_request_seconds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return request_seconds_.mean();
+}
+
+std::string Metrics::render(size_t queue_depth, size_t queue_capacity, size_t busy, size_t workers) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string out;
+  header(out, "xsam_http_requests_total", "counter", "HTTP responses by endpoint and status code.");
+  for (const auto& [key, n] : requests_)
+    out += "xsam_http_requests_total{endpoint=\"" + key.first + "\",code=\"" + std::to_string(key.second) + "\"} " +
+           std::to_string(n) + "\n";
+  header(out, "xsam_requests_rejected_total", "counter", "Segment requests refused before queueing.");
+  out += "xsam_requests_rejected_total{reason=\"queue_full\"} " +
+         std::to_string(rejected_.count("queue_full") ? rejected_.at("queue_full") : 0) + "\n";
+  header(out, "xsam_requests_cancelled_total", "counter", "Segment requests stopped before they finished.");
+  for (const char* reason : {"client_gone", "timeout"})
+    out += std::string("xsam_requests_cancelled_total{reason=\"") + reason + "\"} " +
+           std::to_string(cancelled_.count(reason) ? cancelled_.at(reason) : 0) + "\n";
+  header(out, "xsam_queue_depth", "gauge", "Segment requests waiting for a worker.");
+  out += "xsam_queue_depth " + std::to_string(queue_depth) + "\n";
+  header(out, "xsam_queue_capacity", "gauge", "Segment requests that may wait before 503.");
+  out += "xsam_queue_capacity " + std::to_string(queue_capacity) + "\n";
+  header(out, "xsam_workers", "gauge", "Workers (contexts).");
+  out += "xsam_workers " + std::to_string(workers) + "\n";
+  header(out, "xsam_workers_busy", "gauge", "Workers computing a request now.");
+  out += "xsam_workers_busy " + std::to_string(busy) + "\n";
+  header(out, "xsam_image_cache_hits_total", "counter", "Segment requests whose image encoding came from the cache.");
+  out += "xsam_image_cache_hits_total " + std::to_string(cache_hits_) + "\n";
+  header(out, "xsam_image_cache_misses_total", "counter", "Segment requests that encoded their image.");
+  out += "xsam_image_cache_misses_total " + std::to_string(cache_misses_) + "\n";
+  header(out, "xsam_generated_tokens_total", "counter", "Tokens generated by the language model.");
+  out += "xsam_generated_tokens_total " + std::to_string(tokens_) + "\n";
+  header(out, "xsam_request_duration_seconds", "histogram", "Segment requests from arrival to result.");
+  request_seconds_.write(out, "xsam_request_duration_seconds", "");
+  header(out, "xsam_queue_wait_seconds", "histogram", "Time segment requests waited for a worker.");
+  queue_seconds_.write(out, "xsam_queue_wait_seconds", "");
+  header(out, "xsam_stage_duration_seconds", "histogram", "Seconds per pipeline stage (the result's timings).");
+  for (const auto& [stage, h] : stages_) h.write(out, "xsam_stage_duration_seconds", "stage=\"" + stage + "\"");
+  header(out, "xsam_process_peak_rss_bytes", "gauge", "Peak resident set size of the server process.");
+  out += "xsam_process_peak_rss_bytes " + std::to_string(peak_rss_bytes()) + "\n";
+  return out;
+}
+
+uint64_t peak_rss_bytes() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.compare(0, 6, "VmHWM:") == 0) {
+      std::istringstream ss(line.substr(6));
+      uint64_t kb = 0;
+      ss >> kb;
+      return kb * 1024;
+    }
+  return 0;
+}
+
+}  // namespace xsam_server
