@@ -10,9 +10,7 @@ import pytest
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 import xsam  # noqa: E402
-
-# Not square, so a transposed mask or map cannot pass.
-IMAGE_H, IMAGE_W = 48, 64
+from xsam_testing import IMAGE_H, IMAGE_W  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import pytest
 
 import xsam
 from xsam import _lib
-from conftest import IMAGE_H, IMAGE_W
+from xsam_testing import IMAGE_H, IMAGE_W
 
 
 def test_error_classes():

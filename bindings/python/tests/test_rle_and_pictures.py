@@ -8,7 +8,7 @@ from PIL import Image
 
 import xsam
 import coco_rle
-from conftest import IMAGE_H, IMAGE_W
+from xsam_testing import IMAGE_H, IMAGE_W
 
 
 def test_codec_known_answers():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import xsam
-from conftest import IMAGE_H, IMAGE_W
+from xsam_testing import IMAGE_H, IMAGE_W
 
 
 def check_common(r, task):

@@ -1,6 +1,7 @@
 """xsam.Context: where requests run (KV cache, per-image cache). One call at a time per context; use one
 context per thread for parallel work (the model itself is shared)."""
 import codecs
+import contextlib
 import ctypes
 import threading
 
@@ -19,7 +20,8 @@ class Context(Handle):
     def __init__(self, model, max_context_tokens=0, image_cache_entries=1, max_image_pixels=None):
         super().__init__()
         self.model = model  # keeps the model alive as long as this context
-        self._busy = threading.Lock()
+        self._busy = threading.Lock()  # held during a call: the C contract is one call at a time
+        self._busy_thread = None
         L = _lib.lib()
         p = L.xsam_context_default_params()
         p.max_context_tokens = int(max_context_tokens)
@@ -94,7 +96,7 @@ class Context(Handle):
         c_refs = CRefs(refs)
         c_prompt = _lib.encode(prompt, "prompt")
         out = ctypes.c_void_p()
-        with self._busy:
+        with self._call():
             ctx = self._require_open()
             status = L.xsam_segment(ctx, img.ref, c_prompt, c_refs.pointer, c_refs.count, ctypes.byref(p),
                                     ctypes.byref(out))
@@ -107,6 +109,25 @@ class Context(Handle):
                 check(status)
         del keep, c_refs
         return Result(out)
+
+    def close(self):
+        """Frees the context, after the call running on it (on another thread) has finished."""
+        if getattr(self, "_ptr", None):
+            with self._call():
+                super().close()
+
+    @contextlib.contextmanager
+    def _call(self):
+        # From inside this context's own token callback, waiting for the lock would wait forever.
+        if self._busy_thread == threading.get_ident():
+            raise RuntimeError("this context is running a request on this thread (called from its on_token "
+                               "callback?): use another context")
+        with self._busy:
+            self._busy_thread = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._busy_thread = None
 
     def __repr__(self):
         return f"<xsam.Context{' closed' if self.closed else ''}>"
