@@ -35,13 +35,11 @@ def parse_args(argv):
 
 
 def sample_image():
-    """The bundled sample image once it exists (assets/), else the golden photo."""
+    """The bundled sample image (assets/, see assets/SOURCE.md), else the golden photo."""
     assets = os.path.join(REPO, 'assets')
-    if os.path.isdir(assets):
-        for name in sorted(os.listdir(assets)):
-            if name.startswith('sample') and name.endswith(('.png', '.jpg', '.jpeg')):
-                return os.path.join(assets, name)
-    return os.path.join(GOLDEN_IMAGES, 'photo.png')
+    names = sorted(os.listdir(assets)) if os.path.isdir(assets) else []
+    images = [n for n in names if n.lower().endswith(('.png', '.jpg', '.jpeg'))]
+    return os.path.join(assets, images[0]) if images else os.path.join(GOLDEN_IMAGES, 'photo.png')
 
 
 def make_tiny_model(xsam, directory):

@@ -100,7 +100,8 @@ class MainServer(unittest.TestCase):
     def setUpClass(cls):
         cls.server = harness.Server(OPTS['xsam'], MODEL, os.path.join(WORK, 'server-main.log'),
                                     '--workers', '2', '--queue', '16', '--max-body-mb', '1', '--max-refs', '4',
-                                    '--max-image-pixels', '250000', '--max-new-tokens', '64')
+                                    '--max-image-pixels', '250000', '--max-new-tokens', '64',
+                                    '--max-context-tokens', '1024')
 
     @classmethod
     def tearDownClass(cls):
@@ -266,6 +267,12 @@ class MainServer(unittest.TestCase):
         self.assertIn('600x500', err['message'])
         status, _, body = self.segment({'task': 'chat', 'max_new_tokens': 65})
         self.assert_error(status, body, 413, 'max_new_tokens', 'limit')
+        status, _, body = self.segment({'task': 'chat', 'prompt': 'x' * 9000})
+        self.assert_error(status, body, 413, 'prompt', 'limit')
+        # Prompt tokens: the prompt plus max_new_tokens must fit --max-context-tokens (1024).
+        status, _, body = self.segment({'task': 'chat', 'prompt': 'tell me about it ' * 300, 'max_new_tokens': 8})
+        err = self.assert_error(status, body, 413, 'prompt', 'limit')
+        self.assertIn('1024', err['message'])
 
     def test_malformed_json(self):
         status, _, body = self.server.post_json(b'{"task": "chat", "prompt": ')

@@ -114,6 +114,13 @@ class WebDriver:
             {'type': 'pointer', 'id': 'mouse', 'parameters': {'pointerType': 'mouse'}, 'actions': moves}]})
         self.s('DELETE', '/actions')
 
+    def move(self, css, at):
+        """Moves the mouse to `at`, an offset from the element's centre."""
+        el = {ELEMENT: self.find(css)}
+        self.s('POST', '/actions', {'actions': [
+            {'type': 'pointer', 'id': 'mouse', 'parameters': {'pointerType': 'mouse'},
+             'actions': [{'type': 'pointerMove', 'duration': 50, 'origin': el, 'x': at[0], 'y': at[1]}]}]})
+
     def keys(self, *chords):
         """Key chords, e.g. ('\\ue009', '\\ue007') = Ctrl+Enter, sent to the focused element."""
         down = [{'type': 'keyDown', 'value': k} for k in chords]
@@ -156,6 +163,24 @@ const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
 let n = 0;
 for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
 return n;
+"""
+
+
+# A pixel painted by the mask fill alone (alpha = the default opacity 0.5, not a box or label stroke),
+# as an offset in CSS pixels from the canvas centre.
+FILL_PIXEL = """
+const c = document.getElementById('mask-canvas');
+const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+const r = c.getBoundingClientRect();
+const cx = c.width / 2, cy = c.height / 2;
+let best = null, bestDist = Infinity;
+for (let y = 2; y < c.height - 2; y += 2) for (let x = 2; x < c.width - 2; x += 2) {
+  if (d[4 * (y * c.width + x) + 3] !== 128) continue;
+  const dist = (x - cx) ** 2 + (y - cy) ** 2;
+  if (dist < bestDist) { bestDist = dist; best = [x, y]; }
+}
+if (!best) return null;
+return [Math.round((best[0] + 0.5 - cx) * r.width / c.width), Math.round((best[1] + 0.5 - cy) * r.height / c.height)];
 """
 
 
@@ -221,6 +246,14 @@ class BrowserTest(unittest.TestCase):
         with open(shot, 'rb') as f:
             self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
         harness.log(f'screenshot: {shot}')
+        # Hovering a mask pixel names the mask and its score.
+        spot = d.js(FILL_PIXEL)
+        self.assertIsNotNone(spot, 'no pixel of the mask fill found')
+        d.move('#ref-canvas', spot)
+        tip = d.wait("const t = document.getElementById('tooltip'); return t.hidden ? null : t.textContent", 10,
+                     'the hover tooltip')
+        self.assertIn('region 0', tip)
+        self.assertIn('score 0.', tip)
         # Toggling the mask off hides it.
         d.click('#mask-toggle-0')
         self.assertEqual(d.js(PAINTED), 0)
