@@ -117,6 +117,11 @@ struct HttpServer::Impl {
       res.set_content(metrics.render(pool.queue_depth(), pool.queue_capacity(), pool.busy_workers(), pool.workers()),
                       "text/plain; version=0.0.4; charset=utf-8");
     });
+    svr.Get("/v1/segment", [](const httplib::Request&, httplib::Response& res) {
+      res.status = 405;
+      res.set_header("Allow", "POST");
+      res.set_content(error_json(405, "method_not_allowed", "method", "method: /v1/segment takes POST"), kJson);
+    });
     svr.Get("/(.*)", [this](const httplib::Request& req, httplib::Response& res) { page(req, res); });
 
     // Errors without a body (404 from routing, 413 from the body limit, 400 from a bad request line)
