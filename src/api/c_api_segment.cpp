@@ -47,15 +47,26 @@ PixelFormat format_of(xsam_pixel_format f) {
   fail(Status::InvalidArgument, "image.format: unknown pixel format " + std::to_string(static_cast<int>(f)));
 }
 
+// Well-formed UTF-8 as RFC 3629 defines it: no overlong forms, no UTF-16 surrogates, nothing above U+10FFFF.
 bool valid_utf8(const char* s) {
   const unsigned char* p = reinterpret_cast<const unsigned char*>(s);
   while (*p) {
-    int n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ? 2 : (*p >> 3) == 30 ? 3 : -1;
-    if (n < 0) return false;
-    if (n == 1 && *p < 0xC2) return false;  // overlong
-    ++p;
-    for (int i = 0; i < n; ++i, ++p)
-      if ((*p >> 6) != 2) return false;
+    const unsigned char c = *p++;
+    if (c < 0x80) continue;
+    int n;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the first continuation byte
+    if (c >= 0xC2 && c <= 0xDF) n = 1;
+    else if (c == 0xE0) n = 2, lo = 0xA0;
+    else if (c == 0xED) n = 2, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) n = 2;
+    else if (c == 0xF0) n = 3, lo = 0x90;
+    else if (c == 0xF4) n = 3, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3) n = 3;
+    else return false;
+    for (int i = 0; i < n; ++i, ++p) {
+      const unsigned char lo_i = i == 0 ? lo : 0x80, hi_i = i == 0 ? hi : 0xBF;
+      if (*p < lo_i || *p > hi_i) return false;  // also stops at the terminating NUL
+    }
   }
   return true;
 }

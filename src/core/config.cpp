@@ -173,7 +173,7 @@ ModelConfig parse_model_config(const json& root, const std::string& source) {
   Fields top(root, source);
   if (top.str("format") != "xsam-model")
     fail(Status::Format, source + ": field 'format' must be \"xsam-model\"");
-  int version = top.integer("format_version");
+  int version = top.small_int("format_version");
   if (version != 1)
     fail(Status::Unsupported, source + ": format_version " + std::to_string(version) + " is not supported (1)");
   ModelConfig c;
@@ -189,8 +189,8 @@ ModelConfig parse_model_config(const json& root, const std::string& source) {
   c.siglip.image_size = s.positive("image_size");
   c.siglip.patch_size = s.positive("patch_size");
   c.siglip.layer_norm_eps = s.real("layer_norm_eps");
-  c.siglip.select_hidden_state = s.integer("select_hidden_state");
-  c.siglip.select_token_start = s.integer("select_token_start");
+  c.siglip.select_hidden_state = s.small_int("select_hidden_state");
+  c.siglip.select_token_start = s.small_int("select_token_start");
 
   auto proj = [&](const char* name, ProjectorConfig& p) {
     Fields f = top.object(name);
@@ -216,10 +216,10 @@ ModelConfig parse_model_config(const json& root, const std::string& source) {
   c.sam.qkv_bias = m.boolean("qkv_bias");
   c.sam.use_abs_pos = m.boolean("use_abs_pos");
   c.sam.use_rel_pos = m.boolean("use_rel_pos");
-  c.sam.window_size = m.integer("window_size");
+  c.sam.window_size = m.small_int("window_size");
   c.sam.global_attn_indexes = m.int_list("global_attn_indexes");
   c.sam.output_channels = m.positive("output_channels");
-  c.sam.llm_hidden_state = m.integer("llm_hidden_state");
+  c.sam.llm_hidden_state = m.small_int("llm_hidden_state");
   c.sam.connector_hidden_states = m.int_list("connector_hidden_states");
 
   Fields k = top.object("connector");
@@ -249,7 +249,7 @@ ModelConfig parse_model_config(const json& root, const std::string& source) {
   c.llm.max_position_embeddings = l.positive("max_position_embeddings");
   c.llm.rms_norm_eps = l.real("rms_norm_eps");
   c.llm.rope_theta = l.real("rope_theta");
-  c.llm.sliding_window_keys = l.integer("sliding_window_keys");
+  c.llm.sliding_window_keys = l.small_int("sliding_window_keys");
 
   Fields d = top.object("mask2former");
   c.mask2former.feature_channels = d.int_list("feature_channels");
@@ -355,7 +355,7 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
   apply_preset(c, branch == "main" ? "main" : "aaai26");
 
   Fields rt = top.object("xsam_runtime");
-  int visual_select_layer = rt.integer("visual_select_layer");
+  int visual_select_layer = rt.small_int("visual_select_layer");
 
   Fields s = top.object("siglip_config");
   c.siglip.hidden_size = s.positive("hidden_size");
@@ -371,7 +371,7 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
   // hidden_states has num_layers + 1 entries; a negative index counts from the end.
   c.siglip.select_hidden_state =
       visual_select_layer < 0 ? c.siglip.num_layers + 1 + visual_select_layer : visual_select_layer;
-  c.siglip.select_token_start = rt.integer("visual_select_indx");
+  c.siglip.select_token_start = rt.small_int("visual_select_indx");
 
   auto proj = [&](const char* name, ProjectorConfig& p) {
     Fields f = top.object(name);
@@ -398,7 +398,7 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
   c.sam.qkv_bias = m.boolean("qkv_bias");
   c.sam.use_abs_pos = m.boolean("use_abs_pos");
   c.sam.use_rel_pos = m.boolean("use_rel_pos");
-  c.sam.window_size = m.integer("window_size");
+  c.sam.window_size = m.small_int("window_size");
   c.sam.global_attn_indexes = m.int_list("global_attn_indexes");
   c.sam.output_channels = m.positive("output_channels");
   c.sam.llm_hidden_state =
@@ -468,14 +468,14 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
     Fields tiny = top.object("tiny");
     if (tiny.has("siglip_processor")) {
       Fields sp = tiny.object("siglip_processor");
-      c.preprocess.siglip_resample = resample_from_pil(sp.integer("resample"), sp.path("resample"));
+      c.preprocess.siglip_resample = resample_from_pil(sp.small_int("resample"), sp.path("resample"));
       c.preprocess.siglip_mean = sp.real_list("image_mean");
       c.preprocess.siglip_std = sp.real_list("image_std");
       c.preprocess.siglip_size = sp.object("size").positive("height");
     }
     if (tiny.has("sam_processor")) {
       Fields sp = tiny.object("sam_processor");
-      c.preprocess.sam_resample = resample_from_pil(sp.integer("resample"), sp.path("resample"));
+      c.preprocess.sam_resample = resample_from_pil(sp.small_int("resample"), sp.path("resample"));
       c.preprocess.sam_mean = sp.real_list("image_mean");
       c.preprocess.sam_std = sp.real_list("image_std");
       c.preprocess.sam_size = sp.object("size").positive("longest_edge");
@@ -511,6 +511,13 @@ static void require(bool ok, const ModelConfig& c, const std::string& what) {
 
 void validate_model_config(const ModelConfig& c) {
   const auto& s = c.siglip;
+  // First: every derived size below multiplies these; a huge grid would overflow int token counts.
+  require(s.grid() <= 4096, c, "siglip.image_size / siglip.patch_size must be <= 4096 (token grid)");
+  require(c.sam.grid() <= 4096, c, "sam.image_size / sam.patch_size must be <= 4096 (token grid)");
+  for (auto [v, name] : {std::pair<const std::vector<int>*, const char*>{&c.connector.in_channels, "connector.in_channels"},
+                         {&c.mask2former.feature_channels, "mask2former.feature_channels"},
+                         {&c.mask2former.feature_strides, "mask2former.feature_strides"}})
+    for (int x : *v) require(x > 0, c, std::string(name) + " entries must be > 0");
   require(s.hidden_size % s.num_heads == 0, c, "siglip.hidden_size must be divisible by siglip.num_heads");
   require(s.image_size >= s.patch_size, c, "siglip.image_size must be >= siglip.patch_size");
   require(s.select_hidden_state >= 1 && s.select_hidden_state <= s.num_layers, c,
@@ -580,6 +587,41 @@ void validate_model_config(const ModelConfig& c) {
   for (double v : c.preprocess.siglip_std) require(v > 0, c, "preprocess.siglip_std must be > 0");
   for (double v : c.preprocess.sam_std) require(v > 0, c, "preprocess.sam_std must be > 0");
   require(c.sampler.num_sample_point > 0, c, "sampler.num_sample_point must be > 0");
+  require(c.sampler.pooling != RegionPooling::Mean || c.sampler.pooling_kernel <= c.sampler.num_sample_point, c,
+          "sampler.pooling_kernel must be <= sampler.num_sample_point");
+
+  // Absurd values that pass the per-field checks but would overflow a derived size or poison the numbers
+  // (tests/fuzz/fuzz_config.cpp computes every derived size under UBSan).
+  for (auto [p, name] : {std::pair<const ProjectorConfig*, const char*>{&c.visual_projector, "visual_projector"},
+                         {&c.seg_projector, "seg_projector"}, {&c.llm_projector, "llm_projector"}})
+    require(p->downsample_ratio >= 1.0 / 64 && p->downsample_ratio <= 1, c,
+            std::string(name) + ".downsample_ratio must be in [1/64, 1]");
+  auto finite_nonneg = [&](double v, const char* name) {
+    require(std::isfinite(v) && v >= 0, c, std::string(name) + " must be a finite number >= 0");
+  };
+  finite_nonneg(s.layer_norm_eps, "siglip.layer_norm_eps");
+  finite_nonneg(m.layer_norm_eps, "sam.layer_norm_eps");
+  finite_nonneg(k.layer_norm_eps, "connector.layer_norm_eps");
+  finite_nonneg(d.layer_norm_eps, "mask2former.layer_norm_eps");
+  finite_nonneg(l.rms_norm_eps, "llm.rms_norm_eps");
+  require(std::isfinite(l.rope_theta) && l.rope_theta > 0, c, "llm.rope_theta must be a finite number > 0");
+  require(std::isfinite(c.class_head.logit_clamp) && c.class_head.logit_clamp > 0, c,
+          "class_head.logit_clamp must be a finite number > 0");
+  require(std::isfinite(c.class_head.masked_fill), c, "class_head.masked_fill must be finite");
+  for (const auto* v : {&c.preprocess.siglip_mean, &c.preprocess.sam_mean})
+    for (double x : *v)
+      require(x >= 0 && x <= 1, c, std::string(v == &c.preprocess.sam_mean ? "preprocess.sam_mean" : "preprocess.siglip_mean") +
+                                       " entries must be in [0, 1]");
+  for (const auto* v : {&c.preprocess.siglip_std, &c.preprocess.sam_std})
+    for (double x : *v)
+      require(std::isfinite(x), c, std::string(v == &c.preprocess.sam_std ? "preprocess.sam_std" : "preprocess.siglip_std") +
+                                       " entries must be finite");
+  const auto& t = c.tokens;
+  for (auto [id, name] : {std::pair<int64_t, const char*>{t.bos, "tokens.bos"}, {t.eos, "tokens.eos"}, {t.pad, "tokens.pad"},
+                          {t.end, "tokens.end"}, {t.user, "tokens.user"}, {t.assistant, "tokens.assistant"}})
+    require(id >= 0 && id < l.vocab_size, c, std::string(name) + " outside the vocabulary");
+  require(t.image_sentinel < 0 && t.region_sentinel < 0 && t.image_sentinel != t.region_sentinel, c,
+          "tokens.image_sentinel and tokens.region_sentinel must be distinct negative ids");
 }
 
 // ---------------------------------------------------------------- size presets

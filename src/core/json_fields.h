@@ -38,6 +38,13 @@ class Fields {
     if (!v.is_number_integer()) fail(Status::Format, path(key) + ": must be an integer");
     return v.get<long long>();
   }
+  // Indices, versions, window sizes: integers that must also fit an int (|v| <= 2^20), so that a huge value
+  // cannot wrap around into a plausible one.
+  int small_int(const std::string& key) const {
+    long long v = integer(key);
+    if (v < -(1LL << 20) || v > (1LL << 20)) fail(Status::Format, path(key) + ": out of range, got " + std::to_string(v));
+    return static_cast<int>(v);
+  }
   // Sizes: positive and small enough that products of a few of them cannot overflow.
   int positive(const std::string& key) const {
     long long v = integer(key);

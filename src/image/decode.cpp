@@ -93,17 +93,58 @@ bool jpeg_has_end_marker(const uint8_t* b, size_t n, size_t scan_start) {
   return false;
 }
 
+// Sizes read from headers may be up to 2^32 each: compare without forming an overflowing product.
 void check_limit(int64_t width, int64_t height, int64_t max_pixels, const std::string& what) {
-  if (max_pixels > 0 && width * height > max_pixels)
+  if (max_pixels > 0 && width > 0 && height > 0 && width > max_pixels / height)
     fail(Status::Limit, what + ": " + std::to_string(width) + "x" + std::to_string(height) + " = " +
-                            std::to_string(width * height) + " pixels exceeds the limit of " +
-                            std::to_string(max_pixels) + " pixels");
+                            std::to_string(static_cast<unsigned __int128>(width) * height > UINT64_MAX
+                                               ? UINT64_MAX
+                                               : static_cast<uint64_t>(width) * static_cast<uint64_t>(height)) +
+                            " pixels exceeds the limit of " + std::to_string(max_pixels) + " pixels");
 }
 
-// Checks what can be known before decoding: the size (PNG, JPEG) and JPEG truncation.
+uint32_t le16(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8; }
+uint32_t le24(const uint8_t* p) { return le16(p) | uint32_t(p[2]) << 16; }
+uint32_t le32(const uint8_t* p) { return le16(p) | le16(p + 2) << 16; }
+
+// TIFF: ImageWidth (256) and ImageLength (257) of the first IFD; 0 when not found.
+void tiff_size(const uint8_t* b, size_t n, int64_t* w, int64_t* h) {
+  const bool le = b[0] == 'I';
+  auto u16 = [&](size_t at) { return at + 2 <= n ? (le ? le16(b + at) : be16(b + at)) : 0u; };
+  auto u32 = [&](size_t at) { return at + 4 <= n ? (le ? le32(b + at) : be32(b + at)) : 0u; };
+  const size_t ifd = u32(4);
+  const size_t count = u16(ifd);
+  for (size_t i = 0; i < count; ++i) {
+    const size_t e = ifd + 2 + 12 * i;
+    if (e + 12 > n) break;
+    const uint32_t tag = u16(e), type = u16(e + 2);
+    const int64_t v = type == 3 ? u16(e + 8) : type == 4 ? u32(e + 8) : 0;
+    if (tag == 256) *w = v;
+    if (tag == 257) *h = v;
+  }
+}
+
+// Checks what can be known before decoding: the size (PNG, JPEG, BMP, WebP, TIFF — OpenCV would allocate
+// the whole raster before finding out that the data is missing) and JPEG truncation.
 void check_container(const uint8_t* b, size_t n, Container c, int64_t max_pixels, const std::string& what) {
   if (c == Container::Png && n >= 24 && std::memcmp(b + 12, "IHDR", 4) == 0) {
     check_limit(be32(b + 16), be32(b + 20), max_pixels, what);
+  } else if (c == Container::Bmp && n >= 26) {
+    if (le32(b + 14) == 12) {  // BITMAPCOREHEADER: 16-bit sizes
+      check_limit(le16(b + 18), le16(b + 20), max_pixels, what);
+    } else {  // BITMAPINFOHEADER and later: signed 32-bit (negative height = top-down rows)
+      const int64_t w = int32_t(le32(b + 18)), h = int32_t(le32(b + 22));
+      check_limit(w < 0 ? -w : w, h < 0 ? -h : h, max_pixels, what);
+    }
+  } else if (c == Container::Webp && n >= 30) {
+    if (std::memcmp(b + 12, "VP8X", 4) == 0) check_limit(le24(b + 24) + 1, le24(b + 27) + 1, max_pixels, what);
+    else if (std::memcmp(b + 12, "VP8L", 4) == 0 && n >= 25)
+      check_limit((le32(b + 21) & 0x3FFF) + 1, ((le32(b + 21) >> 14) & 0x3FFF) + 1, max_pixels, what);
+    else if (std::memcmp(b + 12, "VP8 ", 4) == 0) check_limit(le16(b + 26) & 0x3FFF, le16(b + 28) & 0x3FFF, max_pixels, what);
+  } else if (c == Container::Tiff && n >= 8) {
+    int64_t w = 0, h = 0;
+    tiff_size(b, n, &w, &h);
+    check_limit(w, h, max_pixels, what);
   } else if (c == Container::Jpeg) {
     JpegLayout layout = jpeg_layout(b, n);
     if (layout.has_frame) check_limit(layout.width, layout.height, max_pixels, what);

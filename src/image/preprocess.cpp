@@ -76,6 +76,20 @@ Image expand_to_square(const Image& image, const std::vector<double>& mean) {
   return out;
 }
 
+void check_preprocess_limits(const Image& image, const PreprocessConfig& config, int64_t max_pixels) {
+  if (max_pixels <= 0) return;
+  const int64_t w = image.width, h = image.height;
+  if (w * h > max_pixels)
+    fail(Status::Limit, "image: " + std::to_string(w) + "x" + std::to_string(h) + " exceeds max_image_pixels = " +
+                            std::to_string(max_pixels));
+  const int64_t side = std::max(w, h);
+  if (config.expand_to_square && side * side > max_pixels)
+    fail(Status::Limit, "image: " + std::to_string(w) + "x" + std::to_string(h) + " is padded to a " +
+                            std::to_string(side) + "x" + std::to_string(side) +
+                            " square for SigLIP (expand_to_square), which exceeds max_image_pixels = " +
+                            std::to_string(max_pixels) + " (aspect ratio too extreme)");
+}
+
 torch::Tensor siglip_preprocess(const Image& image, const PreprocessConfig& config) {
   check_image(image, "siglip_preprocess");
   const int size = config.siglip_size;

@@ -18,6 +18,11 @@ namespace xsam {
 // returned unchanged.
 Image expand_to_square(const Image& image, const std::vector<double>& mean);
 
+// The limit on what preprocessing may build: the image itself and, with preprocess.expand_to_square, the
+// max(W, H)² canvas that SigLIP's path pads it to (a 20000 × 1 strip is 20000 pixels but a 1.2 GB canvas)
+// must each stay within max_pixels (<= 0: no limit). Throws Status::Limit naming the sizes.
+void check_preprocess_limits(const Image& image, const PreprocessConfig& config, int64_t max_pixels);
+
 // SigLIP input [1, 3, S, S] float32, S = preprocess.siglip_size: expand_to_square when
 // preprocess.expand_to_square, PIL resize to S×S (aspect ignored) with preprocess.siglip_resample,
 // rescale, normalize with siglip_mean/std.

@@ -82,11 +82,21 @@ Mask rasterize_points(const VisualRef& ref, int w, int h, size_t index, const Re
 }
 
 Mask rasterize_scribble(const VisualRef& ref, int w, int h, size_t index, const RefRasterOptions& opt) {
+  // Bounded work whatever the caller sends: at most kMaxScribbleVertices segments of at most w + h line
+  // pixels each, and one disk per distinct line pixel (a long scribble crosses itself again and again).
+  if (ref.xy.size() / 2 > kMaxScribbleVertices)
+    fail(Status::Limit, "visual ref " + std::to_string(index) + " (scribble): " + std::to_string(ref.xy.size() / 2) +
+                            " vertices, at most " + std::to_string(kMaxScribbleVertices));
   const std::vector<Pixel> v = parse_vertices(ref, w, h, index);
   Mask m(w, h);
-  if (v.size() == 1) stamp_disk(m, v[0], opt.scribble_radius);
-  for (size_t i = 1; i < v.size(); ++i)
-    for_each_line_pixel(v[i - 1], v[i], [&](Pixel p) { stamp_disk(m, p, opt.scribble_radius); });
+  Mask centres(w, h);
+  auto stamp_once = [&](Pixel p) {
+    uint8_t& seen = centres.at(p.x, p.y);
+    if (!seen) stamp_disk(m, p, opt.scribble_radius);
+    seen = 1;
+  };
+  if (v.size() == 1) stamp_once(v[0]);
+  for (size_t i = 1; i < v.size(); ++i) for_each_line_pixel(v[i - 1], v[i], stamp_once);
   return m;
 }
 

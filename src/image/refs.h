@@ -19,7 +19,8 @@
 //             around every line pixel. One vertex draws a single disk.
 //   MASK      width×height bytes, same size as the image; nonzero = set.
 // Errors are Status::InvalidArgument naming the ref index and the problem: coordinates out of range or
-// not finite, wrong coordinate count, degenerate boxes, mask size mismatch, an empty result.
+// not finite, wrong coordinate count, degenerate boxes, mask size mismatch, an empty result; a scribble of
+// more than kMaxScribbleVertices vertices is Status::Limit.
 #pragma once
 #include <cstddef>
 #include <vector>
@@ -36,6 +37,9 @@ struct VisualRef {
   std::vector<float> xy;  // Point / Scribble: x0, y0, x1, y1, ...; Box: x0, y0, x1, y1
   Mask mask;              // RefKind::Mask only
 };
+
+// A scribble with more vertices is refused (Status::Limit): it bounds the rasterisation work.
+constexpr size_t kMaxScribbleVertices = 32768;
 
 struct RefRasterOptions {
   int point_radius = 10;    // upstream generate_point_vprompt: point_radius = 10

@@ -109,6 +109,14 @@ BindReport bind_module(torch::nn::Module& module, const WeightStore& store, cons
       r.mismatched.push_back(key + ": checkpoint " + shape_str(info.shape) + " vs model " + shape_str(target.sizes()));
       return;
     }
+    // Float weights from float storage only (and integers from integers): copy_ would silently turn
+    // an I32/U8/BOOL tensor into floats, a corrupt checkpoint that then "works".
+    const bool stored_float = info.dtype == StDtype::F32 || info.dtype == StDtype::F16 || info.dtype == StDtype::BF16;
+    if (stored_float != target.is_floating_point()) {
+      r.mismatched.push_back(key + ": checkpoint dtype " + st_dtype_name(info.dtype) + " vs model " +
+                             std::string(c10::toString(target.scalar_type())));
+      return;
+    }
     target.copy_(store.get(key));  // converts the stored dtype to the module's dtype once
     r.used.insert(key);
   };

@@ -64,6 +64,9 @@ XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch:
     const auto& info = store.info("bg_embeds.weight");
     if (info.shape != std::vector<int64_t>{1, c.mask2former.hidden_dim}) {
       report.mismatched.push_back("bg_embeds.weight: shape does not match [1, mask2former.hidden_dim]");
+    } else if (info.dtype != StDtype::F32 && info.dtype != StDtype::F16 && info.dtype != StDtype::BF16) {
+      report.mismatched.push_back(std::string("bg_embeds.weight: checkpoint dtype ") + st_dtype_name(info.dtype) +
+                                  " is not a floating-point type");
     } else {
       bg_embeds_ = store.get("bg_embeds.weight").to(device, dtype).clone();
       report.used.insert("bg_embeds.weight");

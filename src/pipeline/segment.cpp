@@ -161,9 +161,7 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
 
   if (image.empty() || image.rgb.size() != image.pixel_count() * 3)
     fail(Status::InvalidArgument, "image: empty or inconsistent image");
-  if (ctx.options().max_image_pixels > 0 && static_cast<int64_t>(image.pixel_count()) > ctx.options().max_image_pixels)
-    fail(Status::Limit, "image: " + std::to_string(image.width) + "x" + std::to_string(image.height) +
-                            " exceeds max_image_pixels = " + std::to_string(ctx.options().max_image_pixels));
+  check_preprocess_limits(image, cfg.preprocess, ctx.options().max_image_pixels);
   ResolvedTask rt = resolve(req);
   SegmentResult res;
   res.task = rt.task;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <regex>
 
 namespace xsam {
 
@@ -194,20 +193,41 @@ std::string tag_regions(size_t n) {
   return out;
 }
 
+namespace {
+// The leftmost match of the regex `<key>\s*([^;\n]+)` in `text`, group 1 into *out, by hand: libstdc++'s
+// std::regex recurses once per matched character and overflows the stack on a long prompt (~100k chars).
+bool find_class_list(const std::string& text, const std::string& key, std::string* out) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
+    const size_t p = at + key.size();
+    size_t ws = p;
+    while (ws < text.size() && is_space(text[ws])) ++ws;
+    // \s* is greedy but gives back characters when [^;\n]+ would otherwise match nothing.
+    for (size_t start = ws + 1; start-- > p;) {
+      size_t end = start;
+      while (end < text.size() && text[end] != ';' && text[end] != '\n') ++end;
+      if (end > start) {
+        *out = text.substr(start, end - start);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+}  // namespace
+
 bool parse_class_prompt(const std::string& prompt, ClassLists* out) {
   // XSamDemo._get_classes_from_prompt: regexes ins:\s*([^;\n]+) and sem:\s*([^;\n]+).
-  static const std::regex ins_re("ins:\\s*([^;\\n]+)");
-  static const std::regex sem_re("sem:\\s*([^;\\n]+)");
-  std::smatch m;
+  std::string list;
   bool found = false;
   out->things.clear();
   out->stuff.clear();
-  if (std::regex_search(prompt, m, ins_re)) {
-    out->things = split_classes(m[1].str());
+  if (find_class_list(prompt, "ins:", &list)) {
+    out->things = split_classes(list);
     found = true;
   }
-  if (std::regex_search(prompt, m, sem_re)) {
-    out->stuff = split_classes(m[1].str());
+  if (find_class_list(prompt, "sem:", &list)) {
+    out->stuff = split_classes(list);
     found = true;
   }
   return found;

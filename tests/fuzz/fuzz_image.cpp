@@ -28,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Image img = decode_image_memory(data, size, "fuzz", kFuzzMaxPixels);
     if (img.empty() || img.rgb.size() != img.pixel_count() * 3) fuzz::finding("decoded image is inconsistent");
     if (static_cast<int64_t>(img.pixel_count()) > kFuzzMaxPixels) fuzz::finding("decoded image exceeds max_pixels");
+    check_preprocess_limits(img, pre, kFuzzMaxPixels);  // what segment() checks before preprocessing
     torch::NoGradGuard no_grad;
     torch::Tensor s = siglip_preprocess(img, pre);
     if (s.sizes() != torch::IntArrayRef({1, 3, pre.siglip_size, pre.siglip_size})) fuzz::finding("siglip shape");
