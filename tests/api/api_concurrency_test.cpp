@@ -38,7 +38,9 @@ struct Outcome {
 
 struct Picture {
   std::vector<uint8_t> rgb;
-  xsam_image image{};
+  int width = 0, height = 0;
+  // Made on demand: a stored xsam_image would point into the buffer of whichever copy built it.
+  xsam_image image() const { return image_of(rgb, width, height); }
 };
 
 Picture load_picture(const std::string& path) {
@@ -46,8 +48,9 @@ Picture load_picture(const std::string& path) {
   xsam_image img{};
   EXPECT_EQ(xsam_image_load(path.c_str(), &img), XSAM_OK) << xsam_last_error();
   p.rgb.assign(img.pixels, img.pixels + static_cast<size_t>(img.width) * img.height * 3);
+  p.width = img.width;
+  p.height = img.height;
   xsam_free(const_cast<uint8_t*>(img.pixels));
-  p.image = image_of(p.rgb, img.width, img.height);
   return p;
 }
 
@@ -71,13 +74,14 @@ Outcome run(xsam_context* ctx, const Picture& pic, const Ask& a) {
   }
   xsam_result* res = nullptr;
   Outcome o;
-  o.status = xsam_segment(ctx, &pic.image, a.prompt.c_str(), refs.empty() ? nullptr : refs.data(), refs.size(), &p, &res);
+  const xsam_image image = pic.image();
+  o.status = xsam_segment(ctx, &image, a.prompt.c_str(), refs.empty() ? nullptr : refs.data(), refs.size(), &p, &res);
   if (o.status != XSAM_OK) {
     o.text = xsam_last_error();
     return o;
   }
   o.text = xsam_result_raw_text(res);
-  const size_t px = static_cast<size_t>(pic.image.width) * pic.image.height;
+  const size_t px = static_cast<size_t>(pic.width) * pic.height;
   for (size_t i = 0; i < xsam_result_n_masks(res); ++i) {
     o.masks.emplace_back(xsam_result_mask(res, i), xsam_result_mask(res, i) + px);
     o.scores.push_back(xsam_result_score(res, i));
