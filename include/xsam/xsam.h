@@ -232,6 +232,13 @@ XSAM_API xsam_status xsam_random_model(const char *out_dir, const char *size_pre
                                        const char *tokenizer_dir);
 /* Converts an upstream-style config.json (as in the golden sets) into xsam's own config.json. */
 XSAM_API xsam_status xsam_convert_config(const char *upstream_config, const char *out_json);
+/* Benchmarks one dtype on this machine (what `xsam bench` runs; minutes at full size): the matmul and
+   memory-bandwidth limits, load, every stage of a first and a cached call, decoding tokens/s, peak RSS;
+   each stage against its FLOP (or byte) floor. options_json (NULL = defaults): {"dtype": "bf16"|"fp32",
+   "threads": N, "image": PATH, "decode_tokens": N, "llm_layers": -1|0|N, "limits": true,
+   "warm_page_cache": true, "progress": false}. *out_json (keys: docs/performance.md) is freed with
+   xsam_free. Resets this process's peak-RSS mark (VmHWM). */
+XSAM_API xsam_status xsam_benchmark(const char *model_dir, const char *options_json, char **out_json);
 
 #ifdef __cplusplus
 }

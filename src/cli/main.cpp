@@ -11,6 +11,7 @@ int cmd_convert_config(int argc, char** argv);
 int cmd_segment(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 static void usage(FILE* f) {
   std::fprintf(f,
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   if (cmd == "segment") return cmd_segment(argc, argv);
   if (cmd == "chat") return cmd_chat(argc, argv);
   if (cmd == "serve") return cmd_serve(argc, argv);
+  if (cmd == "bench") return cmd_bench(argc, argv);
   std::fprintf(stderr, "xsam: unknown command '%s'\n\n", cmd.c_str());
   usage(stderr);
   return 2;

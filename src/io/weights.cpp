@@ -93,7 +93,7 @@ static std::string shape_str(at::IntArrayRef s) {
 }
 
 BindReport bind_module(torch::nn::Module& module, const WeightStore& store, const std::string& prefix,
-                       const std::map<std::string, std::string>& aliases) {
+                       const std::map<std::string, std::string>& aliases, const BindOptions& options) {
   BindReport r;
   torch::NoGradGuard no_grad;
   auto bind_one = [&](const std::string& local, torch::Tensor& target) {
@@ -117,7 +117,15 @@ BindReport bind_module(torch::nn::Module& module, const WeightStore& store, cons
                              std::string(c10::toString(target.scalar_type())));
       return;
     }
-    target.copy_(store.get(key));  // converts the stored dtype to the module's dtype once
+    if (!options.replace) {
+      target.copy_(store.get(key));  // converts the stored dtype to the module's dtype once
+    } else {
+      torch::Tensor stored = store.get(key);
+      const bool same = stored.scalar_type() == options.dtype && options.device.is_cpu();
+      if (same && options.share_mapped) target.set_data(stored);  // zero-copy: a view of the mapping
+      else if (same) target.set_data(stored.clone());
+      else target.set_data(stored.to(options.device, options.dtype));
+    }
     r.used.insert(key);
   };
   for (auto& p : module.named_parameters(true)) bind_one(p.key(), p.value());

@@ -36,10 +36,22 @@ struct BindReport {
   std::set<std::string> used;            // store keys consumed
 };
 
-// Copies (and converts to the parameter dtype) every parameter and buffer of `module` from
-// `store[prefix + name]`. Names in `aliases` map a module-side full key to another checkpoint key.
+// How bind_module fills each tensor. Default: copy into the module's tensor, converting to its dtype.
+// With `replace`, the module's tensor instead takes the checkpoint tensor converted to `dtype` on
+// `device` (Tensor::set_data keeps every handle to it valid); when the stored dtype already is `dtype`
+// on the CPU and `share_mapped` is set, no copy is made at all: the parameter is a read-only view of
+// the file mapping (which it keeps alive), so the weights sit in memory once, as page cache.
+struct BindOptions {
+  bool replace = false;
+  torch::Dtype dtype = torch::kFloat32;
+  torch::Device device = torch::kCPU;
+  bool share_mapped = true;
+};
+
+// Fills every parameter and buffer of `module` from `store[prefix + name]`. Names in `aliases` map a
+// module-side full key to another checkpoint key.
 BindReport bind_module(torch::nn::Module& module, const WeightStore& store, const std::string& prefix,
-                       const std::map<std::string, std::string>& aliases = {});
+                       const std::map<std::string, std::string>& aliases = {}, const BindOptions& options = {});
 
 // Throws one Status::Model error listing every missing key, shape mismatch and unexpected key (keys
 // not used and not matched by one of `allowed_unused_prefixes`).

@@ -7,13 +7,16 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
+#include "models/fast_attention.h"
+#include "models/fast_softmax.h"
 
 namespace xsam {
 
 namespace {
 
-// fp32 score elements of one chunk (heads × rows × keys): 16 Mi floats = 64 MiB, plus as much for softmax.
-constexpr int64_t kScoreBudget = int64_t(16) << 20;
+// Score elements of one step (group rows × keys of one kv head): 1 Mi elements (2 MiB in bf16) keeps the
+// scores, the fused scale + mask + softmax pass and the product with v in the cache.
+constexpr int64_t kScoreBudget = int64_t(1) << 20;
 
 // First visible key position of query position p.
 int64_t first_visible(int64_t p, int64_t window_keys) {
@@ -36,49 +39,42 @@ torch::Tensor phi3_causal_attention(const torch::Tensor& q, const torch::Tensor&
   if (q_pos0 < k_pos0 || q_pos0 + T > k_pos0 + K)
     fail(Status::Internal, "phi3_causal_attention: every query needs its own key (keys must cover the query positions)");
 
-  if (chunk_rows <= 0) {
-    const int64_t keys_per_row = window_keys > 0 ? std::min(window_keys, K) : K;
-    chunk_rows = std::max<int64_t>(1, kScoreBudget / std::max<int64_t>(1, heads * keys_per_row));
-  }
+  // A few rows (decoding, short continuations): read keys and values in place, no GEMM set-up or copies.
+  if (T <= kDecodeAttentionMaxRows && chunk_rows <= 0 && decode_attention_applies(q, keys))
+    return decode_attention(q, keys, values, q_pos0, k_pos0, window_keys, std::sqrt(static_cast<double>(d)));
+
+  const int64_t keys_per_row = window_keys > 0 ? std::min(window_keys, K) : K;
+  if (chunk_rows <= 0) chunk_rows = std::max<int64_t>(1, kScoreBudget / std::max<int64_t>(1, groups * keys_per_row));
   chunk_rows = std::min(chunk_rows, T);
   const double scale_div = std::sqrt(static_cast<double>(d));
-  const auto dtype = q.scalar_type();
 
-  // One chunk writes its rows of `out`; with a single chunk the result is returned directly.
-  torch::Tensor out;
-  if (chunk_rows < T) out = at::empty({T, heads * d}, q.options());
-
-  for (int64_t r0 = 0; r0 < T; r0 += chunk_rows) {
-    const int64_t rows = std::min(chunk_rows, T - r0);
-    const int64_t p0 = q_pos0 + r0, p1 = p0 + rows;  // absolute query positions [p0, p1)
-    // Keys any query of the chunk can see: [lo, p1). Keys before k_pos0 do not exist here (no cache).
-    const int64_t lo = std::max(k_pos0, first_visible(p0, window_keys));
-    const int64_t n_keys = p1 - lo;
-    auto k = keys.narrow(1, lo - k_pos0, n_keys);    // [kv, n_keys, d]
-    auto v = values.narrow(1, lo - k_pos0, n_keys);
-    // Queries grouped by their kv head: [kv, groups·rows, d] (a view when the chunk is all of q).
-    auto qc = q.narrow(1, r0, rows).reshape({kv, groups * rows, d});
-
-    auto scores = at::matmul(qc, k.transpose(1, 2));  // [kv, groups·rows, n_keys]
-    if (scores.scalar_type() != at::kFloat) scores = scores.to(at::kFloat);
-    scores.div_(scale_div);
-    // A single query row sees exactly [lo, p1) by construction; several rows need the causal/window mask.
-    if (rows > 1) {
-      auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
-      auto qpos = at::arange(p0, p1, opts).unsqueeze(1);     // [rows, 1]
-      auto kpos = at::arange(lo, p1, opts).unsqueeze(0);     // [1, n_keys]
-      auto diff = qpos - kpos;
-      auto hidden = diff < 0;
-      if (window_keys > 0) hidden = hidden.logical_or(diff >= window_keys);
-      scores.view({kv, groups, rows, n_keys}).masked_fill_(hidden, -std::numeric_limits<float>::infinity());
+  // Per kv head and chunk of query rows, 2-D products: a kv head's keys are a plain [K, d] matrix even
+  // when they are a view of the cache, and its transpose is a layout the GEMMs take without a copy.
+  // Results land in a heads-first buffer, transposed to [T, heads·d] once at the end.
+  auto out = at::empty({heads, T, d}, q.options());
+  for (int64_t g = 0; g < kv; ++g) {
+    const auto kg = keys[g], vg = values[g];  // [K, d]
+    for (int64_t r0 = 0; r0 < T; r0 += chunk_rows) {
+      const int64_t rows = std::min(chunk_rows, T - r0);
+      const int64_t p0 = q_pos0 + r0, p1 = p0 + rows;  // absolute query positions [p0, p1)
+      // Keys any query of the chunk can see: [lo, p1). Keys before k_pos0 do not exist here (no cache).
+      const int64_t lo = std::max(k_pos0, first_visible(p0, window_keys));
+      const int64_t n_keys = p1 - lo;
+      auto k = kg.narrow(0, lo - k_pos0, n_keys), v = vg.narrow(0, lo - k_pos0, n_keys);
+      // The query rows of the kv head's group: [groups·rows, d] (a view when groups = 1).
+      auto qc = q.narrow(0, g * groups, groups).narrow(1, r0, rows).reshape({groups * rows, d});
+      auto scores = at::mm(qc, k.t());  // [groups·rows, n_keys] in the activation dtype
+      // fp32: ÷ sqrt(d), causal / window mask, softmax; probabilities rounded back to the activation dtype.
+      causal_attention_softmax_(scores, rows, p0, lo, window_keys, scale_div);
+      if (groups == 1) {
+        auto dst = out[g].narrow(0, r0, rows);
+        at::mm_out(dst, scores, v);
+      } else {
+        out.narrow(0, g * groups, groups).narrow(1, r0, rows).copy_(at::mm(scores, v).view({groups, rows, d}));
+      }
     }
-    auto probs = at::softmax(scores, -1).to(dtype);
-    auto a = at::matmul(probs, v);                             // [kv, groups·rows, d]
-    auto rows_first = a.view({heads, rows, d}).transpose(0, 1);  // [rows, heads, d]
-    if (chunk_rows >= T) return rows_first.reshape({T, heads * d});
-    out.narrow(0, r0, rows).view({rows, heads, d}).copy_(rows_first);
   }
-  return out;
+  return out.transpose(0, 1).reshape({T, heads * d});
 }
 
 }  // namespace xsam

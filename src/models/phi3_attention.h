@@ -32,7 +32,8 @@ struct Phi3AttentionShape {
 // q: [heads, T, head_dim] (RoPE applied), query i at absolute position q_pos0 + i.
 // keys/values: [kv_heads, K, head_dim] (may be strided views of the KV cache), key j at position k_pos0 + j,
 // covering at least every query position; keys before k_pos0 are treated as absent.
-// chunk_rows: query rows per chunk (0 = chosen so the fp32 scores of one chunk stay within ~64 MiB).
+// chunk_rows: query rows per chunk (0 = chosen so the scores of one step stay within ~1 Mi elements, in the
+// cache; steps also split the kv heads when a chunk of all heads would be larger).
 // Returns [T, heads·head_dim] in the activation dtype (head h occupies columns [h·d, (h+1)·d), as HF).
 torch::Tensor phi3_causal_attention(const torch::Tensor& q, const torch::Tensor& keys, const torch::Tensor& values,
                                     int64_t q_pos0, int64_t k_pos0, int64_t window_keys,

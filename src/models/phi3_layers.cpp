@@ -5,6 +5,9 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
+#include "models/fast_attention.h"
+#include "models/fast_elementwise.h"
+#include "models/fast_linear.h"
 #include "models/phi3_kv_cache.h"
 #include "models/phi3_rope.h"
 
@@ -14,7 +17,8 @@ Phi3LinearImpl::Phi3LinearImpl(int64_t in_features, int64_t out_features, const 
   weight = register_parameter("weight", at::empty({out_features, in_features}, options), /*requires_grad=*/false);
 }
 
-torch::Tensor Phi3LinearImpl::forward(const torch::Tensor& x) const { return at::linear(x, weight); }
+// Decoding steps (a row or a few) take the memory-bound kernel of fast_linear.h; prefill takes oneDNN/BLAS.
+torch::Tensor Phi3LinearImpl::forward(const torch::Tensor& x) const { return fast_linear(x, weight); }
 
 Phi3EmbeddingImpl::Phi3EmbeddingImpl(int64_t vocab, int64_t hidden, const torch::TensorOptions& options) {
   weight = register_parameter("weight", at::empty({vocab, hidden}, options), /*requires_grad=*/false);
@@ -39,11 +43,8 @@ Phi3RMSNormImpl::Phi3RMSNormImpl(int64_t hidden, double eps_, const torch::Tenso
 }
 
 torch::Tensor Phi3RMSNormImpl::forward(const torch::Tensor& x) const {
-  // HF Phi3RMSNorm: x32 · rsqrt(mean(x32²) + eps), cast to the input dtype, then × weight.
-  auto x32 = x.to(at::kFloat);
-  auto variance = x32.pow(2).mean(-1, /*keepdim=*/true);
-  auto normed = x32 * at::rsqrt(variance + eps);
-  return weight * normed.to(x.scalar_type());
+  // HF Phi3RMSNorm: x32 · rsqrt(mean(x32²) + eps), cast to the input dtype, then × weight (one fused pass).
+  return fast_rms_norm(x, weight, eps);
 }
 
 Phi3AttentionImpl::Phi3AttentionImpl(const Phi3Config& c, int64_t layer_index, const torch::TensorOptions& options)
@@ -59,25 +60,24 @@ Phi3AttentionImpl::Phi3AttentionImpl(const Phi3Config& c, int64_t layer_index, c
 torch::Tensor Phi3AttentionImpl::forward(const torch::Tensor& x, const Phi3AttentionContext& ctx) const {
   const int64_t T = x.size(0);
   const int64_t heads = shape_.num_heads, kv = shape_.num_kv_heads, d = shape_.head_dim;
-  auto qkv = qkv_proj->forward(x);  // [T, (heads + 2·kv)·d], rows [q | k | v]
-  auto q = qkv.narrow(1, 0, heads * d).view({T, heads, d}).transpose(0, 1);  // [heads, T, d]
-  auto k = qkv.narrow(1, heads * d, kv * d).view({T, kv, d}).transpose(0, 1);
-  auto v = qkv.narrow(1, (heads + kv) * d, kv * d).view({T, kv, d}).transpose(0, 1);
-  q = Phi3Rope::apply(q, ctx.cos, ctx.sin);
-  k = Phi3Rope::apply(k, ctx.cos, ctx.sin);
+  // qkv rows [q | k | v] → contiguous heads-first q, k (RoPE applied) and v, in one pass (fast_attention.h).
+  QkvHeads h = rope_split_qkv(qkv_proj->forward(x), ctx.cos, ctx.sin, heads, kv, d);
 
-  torch::Tensor keys = k, values = v;
+  torch::Tensor keys = h.k, values = h.v;
   int64_t k_pos0 = ctx.start;
   if (ctx.cache) {
-    // Append this call's rows at [start, start + T) and attend over the whole cached range.
+    // Append this call's rows at [start, start + T); attend over the whole cached range. A call that starts
+    // at 0 attends to exactly its own (contiguous) k and v, which avoids strided views of the cache.
     auto ck = ctx.cache->keys(layer_index_), cv = ctx.cache->values(layer_index_);
-    ck.narrow(1, ctx.start, T).copy_(k);
-    cv.narrow(1, ctx.start, T).copy_(v);
-    keys = ck.narrow(1, 0, ctx.start + T);
-    values = cv.narrow(1, 0, ctx.start + T);
-    k_pos0 = 0;
+    ck.narrow(1, ctx.start, T).copy_(h.k);
+    cv.narrow(1, ctx.start, T).copy_(h.v);
+    if (ctx.start > 0) {
+      keys = ck.narrow(1, 0, ctx.start + T);
+      values = cv.narrow(1, 0, ctx.start + T);
+      k_pos0 = 0;
+    }
   }
-  auto a = phi3_causal_attention(q, keys, values, ctx.start, k_pos0, ctx.window_keys, shape_, ctx.chunk_rows);
+  auto a = phi3_causal_attention(h.q, keys, values, ctx.start, k_pos0, ctx.window_keys, shape_, ctx.chunk_rows);
   return o_proj->forward(a);
 }
 
@@ -88,10 +88,8 @@ Phi3MlpImpl::Phi3MlpImpl(const Phi3Config& c, const torch::TensorOptions& option
 }
 
 torch::Tensor Phi3MlpImpl::forward(const torch::Tensor& x) const {
-  auto gu = gate_up_proj->forward(x);  // [T, 2·I]: gate = first half (SiLU), up = second half
-  auto gate = gu.narrow(-1, 0, intermediate_);
-  auto up = gu.narrow(-1, intermediate_, intermediate_);
-  return down_proj->forward(up * at::silu(gate));
+  // [T, 2·I]: gate = first half (SiLU), up = second half; up · silu(gate) in one fused pass.
+  return down_proj->forward(fast_silu_mul(gate_up_proj->forward(x)));
 }
 
 Phi3DecoderLayerImpl::Phi3DecoderLayerImpl(const Phi3Config& c, int64_t layer_index,

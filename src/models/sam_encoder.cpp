@@ -6,15 +6,17 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "models/fast_softmax.h"
 
 namespace xsam {
 
 namespace {
 
-// Largest number of (query, key) score elements materialised at once. A full-size global block has
-// 16 heads × 4096² scores (1 GiB in fp32, and the rel-pos sum and softmax each make another): running
-// the heads in chunks bounds that at ~256 MiB without changing any per-head arithmetic.
-constexpr int64_t kMaxScoreElements = int64_t(64) << 20;
+// Score elements materialised per step: a full-size global block has 16 heads × 4096² scores; running
+// them a few grid rows of queries of one head at a time (4 rows × 64 × 4096 = 1 Mi elements, 2 MiB in
+// bf16) keeps the scores, the fused rel-pos + softmax pass and the product with v in the cache.
+// Windowed blocks run as many windows·heads per step as fit. Per-element arithmetic is unchanged.
+constexpr int64_t kChunkScores = int64_t(1) << 20;
 
 // get_rel_pos for equal query/key sizes (always the case in X-SAM): table[qi - ki + size - 1], i.e.
 // (size, size, head_dim). Upstream's F.interpolate is an exact copy when the table already has
@@ -55,24 +57,33 @@ torch::Tensor SamVisionAttention::forward(const torch::Tensor& x) const {
     rh = relative_positions(rel_pos_h_, h);  // (h, h, hd): varies with the key row
     rw = relative_positions(rel_pos_w_, w);  // (w, w, hd): varies with the key column
   }
-  const int64_t chunk = std::max<int64_t>(1, kMaxScoreElements / (tokens * tokens));
-  std::vector<torch::Tensor> outs;
-  for (int64_t s = 0; s < n; s += chunk) {
-    const int64_t e = std::min(n, s + chunk);
-    auto qc = q.slice(0, s, e), kc = k.slice(0, s, e), vc = v.slice(0, s, e);
-    auto scores = at::matmul(qc * scale, kc.transpose(-2, -1));  // scale applied to q before the product
-    if (use_rel_pos_) {
-      // Decomposed relative position from the UNSCALED query (spec §8.5).
-      auto rq = qc.reshape({e - s, h, w, hd});
-      auto rel_h = at::einsum("bhwc,hkc->bhwk", {rq, rh});
-      auto rel_w = at::einsum("bhwc,wkc->bhwk", {rq, rw});
-      // (scores + rel_h) + rel_w, in place: same roundings as upstream, no extra score-sized buffers.
-      scores.view({e - s, h, w, h, w}).add_(rel_h.unsqueeze(-1)).add_(rel_w.unsqueeze(-2));
+  // A step = `nc` batch·heads × `rows` grid rows of queries (see kChunkScores).
+  const int64_t per_row = w * tokens;
+  const int64_t rows = std::clamp<int64_t>(kChunkScores / per_row, 1, h);
+  const int64_t nc = rows < h ? 1 : std::clamp<int64_t>(kChunkScores / (h * per_row), 1, n);
+  auto out = at::empty({n, tokens, hd}, q.options());
+  for (int64_t s = 0; s < n; s += nc) {
+    const int64_t e = std::min(n, s + nc);
+    auto kt = k.slice(0, s, e).transpose(-2, -1), vs = v.slice(0, s, e);
+    for (int64_t r0 = 0; r0 < h; r0 += rows) {
+      const int64_t r1 = std::min(h, r0 + rows), nq = (r1 - r0) * w;
+      auto qc = q.slice(0, s, e).slice(1, r0 * w, r1 * w);  // queries of grid rows [r0, r1)
+      // at::bmm, not at::matmul: matmul copies its batched result once more.
+      auto scores = at::bmm(qc * scale, kt);                 // scale applied to q before the product
+      if (use_rel_pos_) {
+        // Decomposed relative position from the UNSCALED query (spec §8.5), added in the fused softmax
+        // with upstream's rounding: (scores + rel_h) + rel_w, then softmax in fp32.
+        auto rq = qc.reshape({e - s, r1 - r0, w, hd});
+        auto rel_h = at::einsum("bhwc,hkc->bhwk", {rq, rh.slice(0, r0, r1)}).reshape({e - s, nq, h});
+        auto rel_w = at::einsum("bhwc,wkc->bhwk", {rq, rw}).reshape({e - s, nq, w});
+        sam_attention_softmax_(scores, rel_h, rel_w);
+      } else {
+        scores = layers::softmax_fp32(scores, q.scalar_type());
+      }
+      auto dst = out.slice(0, s, e).slice(1, r0 * w, r1 * w);  // contiguous: rows < h only when nc = 1
+      at::bmm_out(dst, scores, vs);
     }
-    auto probs = layers::softmax_fp32(scores, q.scalar_type());
-    outs.push_back(at::matmul(probs, vc));
   }
-  auto out = outs.size() == 1 ? outs[0] : at::cat(outs, 0);
   out = out.reshape({bw, num_heads_, h, w, hd}).permute({0, 2, 3, 1, 4}).reshape({bw, h, w, d});
   return (*proj_)(out);
 }

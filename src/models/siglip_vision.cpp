@@ -1,10 +1,12 @@
 #include "models/siglip_vision.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "models/fast_softmax.h"
 
 namespace xsam {
 
@@ -26,11 +28,24 @@ torch::Tensor SiglipEncoderLayer::forward(const torch::Tensor& x) const {
   const int64_t b = x.size(0), t = x.size(1), d = x.size(2), hd = d / num_heads_;
   // HF eager attention: (q kᵀ)·d^-½, softmax in fp32, cast back, · v.
   auto y = (*layer_norm1_)(x);
-  auto heads = [&](const torch::Tensor& z) { return z.view({b, t, num_heads_, hd}).transpose(1, 2); };
+  // Heads-first and contiguous, [b·heads, t, hd], so that every product below is a plain bmm.
+  auto heads = [&](const torch::Tensor& z) {
+    return z.view({b, t, num_heads_, hd}).transpose(1, 2).reshape({b * num_heads_, t, hd});
+  };
   auto q = heads((*q_proj_)(y)), k = heads((*k_proj_)(y)), v = heads((*v_proj_)(y));
-  auto scores = at::matmul(q, k.transpose(2, 3)) * std::pow(static_cast<double>(hd), -0.5);
-  auto probs = layers::softmax_fp32(scores, q.scalar_type());
-  auto attn = at::matmul(probs, v).transpose(1, 2).contiguous().reshape({b, t, d});
+  const double scale = std::pow(static_cast<double>(hd), -0.5);
+  // A few heads per step (~1 Mi score elements) keep the scores and the fused softmax in the cache.
+  const int64_t n = b * num_heads_;
+  const int64_t step = std::clamp<int64_t>((int64_t(1) << 20) / (t * t), 1, n);
+  auto out = at::empty({n, t, hd}, y.options());
+  for (int64_t h0 = 0; h0 < n; h0 += step) {
+    const int64_t h1 = std::min<int64_t>(n, h0 + step);
+    auto scores = at::bmm(q.slice(0, h0, h1), k.slice(0, h0, h1).transpose(1, 2)).mul_(scale);  // (q kᵀ)·scale
+    attention_softmax_(scores);  // softmax in fp32, back to the dtype
+    auto dst = out.slice(0, h0, h1);
+    at::bmm_out(dst, scores, v.slice(0, h0, h1));
+  }
+  auto attn = out.view({b, num_heads_, t, hd}).transpose(1, 2).reshape({b, t, d});
   auto h = x + (*out_proj_)(attn);
   // MLP: fc2(gelu_tanh(fc1(LN(h)))) — SigLIP's "gelu_pytorch_tanh", not the erf GELU.
   return h + (*fc2_)(at::gelu((*fc1_)((*layer_norm2_)(h)), "tanh"));

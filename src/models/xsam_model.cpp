@@ -1,5 +1,7 @@
 #include "models/xsam_model.h"
 
+#include <chrono>
+
 #include <torch/torch.h>
 
 #include "core/checkpoint_layout.h"
@@ -23,7 +25,8 @@ int64_t count(const torch::nn::Module& m) {
 
 }  // namespace
 
-XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch::Dtype dtype, torch::Device device)
+XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch::Dtype dtype, torch::Device device,
+                     const std::vector<std::string>& extra_unused)
     : config_(config), dtype_(dtype), device_(device) {
   torch::NoGradGuard no_grad;
   // Both branches' key spellings are accepted whatever the behaviour preset (spec §9): the checkpoint
@@ -44,22 +47,22 @@ XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch:
   llm_projector_ = std::make_shared<Projector>(c.llm_projector);
   segmentor_ = Mask2Former(c.mask2former, c.class_head);
 
-  // Convert before binding, so that each weight is converted once, straight into its final dtype.
-  for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{
-           siglip_.get(), visual_projector_.get(), sam_.get(), seg_projector_.get(), connector_.get(),
-           llm_projector_.get(), segmentor_.ptr().get()})
-    m->to(device, dtype);
-  llm_->to(device, dtype);
-
+  // Each tensor is replaced by the checkpoint's, converted once straight into the runtime dtype, or —
+  // when the file already holds that dtype — used in place from the mapping (nothing is copied, and
+  // the module's placeholder tensors are never touched, so they cost neither time nor memory).
+  BindOptions bind;
+  bind.replace = true;
+  bind.dtype = dtype;
+  bind.device = device;
   BindReport report;
-  merge(report, bind_module(*siglip_, store, c.behaviour.key_vision_prefix));
-  merge(report, bind_module(*visual_projector_, store, "visual_projector."));
-  merge(report, bind_module(*sam_, store, "segmentor.encoder."));
-  merge(report, bind_module(*seg_projector_, store, "seg_projector."));
-  merge(report, bind_module(*connector_, store, "seg_connector."));
-  merge(report, bind_module(*llm_, store, "llm."));
-  merge(report, bind_module(*llm_projector_, store, "llm_projector."));
-  merge(report, bind_module(*segmentor_, store, "segmentor.", segmentor_weight_aliases(c.behaviour)));
+  merge(report, bind_module(*siglip_, store, c.behaviour.key_vision_prefix, {}, bind));
+  merge(report, bind_module(*visual_projector_, store, "visual_projector.", {}, bind));
+  merge(report, bind_module(*sam_, store, "segmentor.encoder.", {}, bind));
+  merge(report, bind_module(*seg_projector_, store, "seg_projector.", {}, bind));
+  merge(report, bind_module(*connector_, store, "seg_connector.", {}, bind));
+  merge(report, bind_module(*llm_, store, "llm.", {}, bind));
+  merge(report, bind_module(*llm_projector_, store, "llm_projector.", {}, bind));
+  merge(report, bind_module(*segmentor_, store, "segmentor.", segmentor_weight_aliases(c.behaviour), bind));
   if (store.contains("bg_embeds.weight")) {
     const auto& info = store.info("bg_embeds.weight");
     if (info.shape != std::vector<int64_t>{1, c.mask2former.hidden_dim}) {
@@ -75,23 +78,40 @@ XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch:
     report.missing.push_back("bg_embeds.weight");
   }
   auto unused = unused_key_prefixes(c);
+  unused.insert(unused.end(), extra_unused.begin(), extra_unused.end());
   // The segmentor is bound under "segmentor." but holds only the decoder: the encoder and the other
   // branch's logit_scale key are bound elsewhere / absent, so nothing else needs allowing here.
   check_bind_report(report, store, unused);
 }
 
-ImageFeatures XSamModel::encode_image(const torch::Tensor& siglip_pixels, const torch::Tensor& sam_pixels) const {
+ImageFeatures XSamModel::encode_image(const torch::Tensor& siglip_pixels, const torch::Tensor& sam_pixels,
+                                      std::map<std::string, double>* timings) const {
   torch::NoGradGuard no_grad;
+  using Clock = std::chrono::steady_clock;
+  auto t = Clock::now();
+  auto lap = [&](const char* part) {
+    if (!timings) return;
+    auto now = Clock::now();
+    (*timings)[std::string("vision.") + part] += std::chrono::duration<double>(now - t).count();
+    t = now;
+  };
   ImageFeatures f;
   auto siglip_hidden = siglip_->forward(siglip_pixels.to(device_));
   siglip_hidden = siglip_hidden.slice(1, config_.siglip.select_token_start);
+  lap("siglip");
   auto siglip_rows = visual_projector_->forward(siglip_hidden);
+  lap("visual_projector");
   auto hs = sam_->forward(sam_pixels.to(device_));
+  lap("sam");
   f.sam_tokens = seg_projector_->forward(hs.at(config_.sam.llm_hidden_state));
   f.image_rows = torch::cat({siglip_rows.to(dtype_), f.sam_tokens.to(dtype_)}, 1);
+  lap("seg_projector");
   std::vector<torch::Tensor> levels;
   for (int i : config_.sam.connector_hidden_states) levels.push_back(hs.at(i));
-  f.pixels = segmentor_.ptr()->encode(connector_->forward(levels));
+  auto connected = connector_->forward(levels);
+  lap("connector");
+  f.pixels = segmentor_.ptr()->encode(connected);
+  lap("pixel_decoder");
   return f;
 }
 

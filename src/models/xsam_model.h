@@ -6,6 +6,7 @@
 // the LLM projector, then the Mask2Former transformer decoder + class head (decode_masks()).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,13 +41,20 @@ class XSamModel {
  public:
   // Builds every module in `dtype` on `device` and binds it to `store`, reporting in one error every
   // missing, unexpected and mis-shaped tensor (unused-by-design keys are allowed, DECISIONS B2).
-  XSamModel(const ModelConfig& config, const WeightStore& store, torch::Dtype dtype, torch::Device device);
+  // Weights stored in `dtype` are used in place from the file mapping (no second copy, BindOptions);
+  // `extra_unused` lists more checkpoint key prefixes that may stay unused (a benchmark that builds
+  // fewer LLM layers than the checkpoint holds).
+  XSamModel(const ModelConfig& config, const WeightStore& store, torch::Dtype dtype, torch::Device device,
+            const std::vector<std::string>& extra_unused = {});
 
   const ModelConfig& config() const { return config_; }
   torch::Dtype dtype() const { return dtype_; }
   torch::Device device() const { return device_; }
 
-  ImageFeatures encode_image(const torch::Tensor& siglip_pixels, const torch::Tensor& sam_pixels) const;
+  // With `timings`, adds the seconds of each part under "vision.<part>" (siglip, visual_projector, sam,
+  // seg_projector, connector, pixel_decoder).
+  ImageFeatures encode_image(const torch::Tensor& siglip_pixels, const torch::Tensor& sam_pixels,
+                             std::map<std::string, double>* timings = nullptr) const;
   // Region rows for <region> sentinels: masks (N, S, S) on the padded SAM canvas → (N, tokens_per_region, H).
   torch::Tensor region_rows(const ImageFeatures& image, const torch::Tensor& masks, uint64_t seed) const;
 

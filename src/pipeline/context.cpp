@@ -73,6 +73,12 @@ std::shared_ptr<LoadedModel> load_model(const std::string& dir, const LoadOption
     m->config.preprocess.expand_to_square = c.preprocess.expand_to_square;
   }
   if (options.sliding_window_keys >= 0) m->config.llm.sliding_window_keys = options.sliding_window_keys;
+  std::vector<std::string> skipped_layers;
+  if (options.llm_layers > 0 && options.llm_layers < m->config.llm.num_layers) {
+    for (int i = options.llm_layers; i < m->config.llm.num_layers; ++i)
+      skipped_layers.push_back("llm.model.layers." + std::to_string(i) + ".");
+    m->config.llm.num_layers = options.llm_layers;
+  }
   if (options.verify_checksums) verify_model_checksums(dir);
   TokenizerOptions topts;
   topts.mode = m->config.tokenizer.mode;
@@ -97,8 +103,8 @@ std::shared_ptr<LoadedModel> load_model(const std::string& dir, const LoadOption
       struct stat fs {};
       if (::stat(f->path().c_str(), &fs) == 0) m->weight_bytes += fs.st_size;
     }
-    m->net = std::make_unique<XSamModel>(m->config, store, options.dtype, options.device);
-  }  // the mapping is released here: the modules own their (converted) weights
+    m->net = std::make_unique<XSamModel>(m->config, store, options.dtype, options.device, skipped_layers);
+  }  // weights already in the runtime dtype keep their part of the mapping alive; the rest is released
   m->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return m;
 }

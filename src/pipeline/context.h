@@ -24,6 +24,9 @@ struct LoadOptions {
   std::string tokenizer_plugin;       // empty: beside libxsam / $XSAM_TOKENIZER_PLUGIN
   std::optional<std::string> preset;  // behaviour override ("aaai26" / "main")
   int sliding_window_keys = -1;       // >= 0 overrides config llm.sliding_window_keys
+  // > 0: build only the first llm_layers decoder layers of the LLM (the benchmark's way to time an fp32
+  // model whose weights do not fit in memory; the answers are meaningless). 0: all.
+  int llm_layers = 0;
 };
 
 struct LoadedModel {

@@ -218,7 +218,7 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
     torch::Tensor siglip = siglip_preprocess(image, cfg.preprocess);
     res.timings["preprocess"] = since(t);
     t = Clock::now();
-    local = net.encode_image(siglip, sam.pixel_values);
+    local = net.encode_image(siglip, sam.pixel_values, &res.timings);
     res.timings["vision"] = since(t);
     ctx.store_image(ikey, local);
   }

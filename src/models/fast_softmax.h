@@ -1,0 +1,42 @@
+// Attention softmax with the operations that precede it fused in, one pass per row over data that stays
+// in the cache (the attention code calls it on chunks of queries).
+//
+// Why: upstream takes each softmax in fp32 and casts the probabilities back to the runtime dtype. As
+// separate ATen ops that is a widening copy, the softmax and a narrowing copy (plus, in SAM, two
+// broadcast adds of the relative-position terms, in Phi-3 a scale and a mask), each a full pass over
+// score tensors of up to 16 heads × 4096² elements. Here each row is widened once into an fp32 scratch
+// row, the pre-ops applied with upstream's rounding points, the softmax taken in fp32 and the row written
+// back rounded to the scores' dtype, in place.
+//
+// Rounding: identical to the unfused ops except the exponential, an AVX-512 polynomial within ~2 ulp
+// of ATen's (Sleef) expf, and the order of the row sum; rows end up within ~1e-7 of the unfused result.
+// CPUs without AVX-512 (or other dtypes/devices) get the unfused ATen ops.
+#pragma once
+#include <cstdint>
+
+#include <torch/types.h>
+
+namespace xsam {
+
+// Whether the fused kernels run on this CPU (otherwise the callers' ATen paths run).
+bool fast_softmax_available();
+
+// Plain (SigLIP, HF eager): scores (bf16 or fp32, contiguous, modified in place and returned) →
+// softmax_fp32 over the last dim, rounded to the dtype.
+torch::Tensor attention_softmax_(torch::Tensor& scores);
+
+// SAM (spec §8.5): scores [B, Q, Kh·Kw] (bf16 or fp32, contiguous, modified in place and returned),
+// rel_h [B, Q, Kh] and rel_w [B, Q, Kw] in the same dtype. Row (b, q), key (i, j) = index i·Kw + j:
+//   v = (s + rel_h[b,q,i]) + rel_w[b,q,j]   (each sum rounded to the dtype, as two in-place adds)
+//   p = softmax_fp32(v) rounded to the dtype.
+torch::Tensor sam_attention_softmax_(torch::Tensor& scores, const torch::Tensor& rel_h, const torch::Tensor& rel_w);
+
+// Phi-3 (HF eager + the causal / sliding-window mask): scores [G, groups·rows, K] (bf16 or fp32,
+// contiguous, modified in place and returned) of query rows at absolute positions q_pos0 + (r % rows)
+// against keys at positions k_pos0 + j:
+//   v = float(s) / scale_div, or -inf when key > query or (window > 0 and query - key >= window)
+//   p = softmax_fp32(v) rounded to the dtype.
+torch::Tensor causal_attention_softmax_(torch::Tensor& scores, int64_t rows, int64_t q_pos0, int64_t k_pos0,
+                                       int64_t window, double scale_div);
+
+}  // namespace xsam

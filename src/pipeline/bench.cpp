@@ -1,0 +1,483 @@
+#include "pipeline/bench.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "image/decode.h"
+#include "io/weights.h"
+#include "pipeline/bench_flops.h"
+#include "pipeline/bench_limits.h"
+#include "pipeline/context.h"
+#include "pipeline/segment.h"
+
+namespace xsam {
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// ---------------------------------------------------------------- this process and this machine
+
+// A "VmHWM:" / "VmRSS:" line of /proc/self/status, in bytes (0 when unavailable).
+int64_t proc_status_bytes(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const size_t n = std::strlen(key);
+  while (std::getline(in, line))
+    if (line.compare(0, n, key) == 0) return std::atoll(line.c_str() + n) * 1024;
+  return 0;
+}
+
+// Resets VmHWM to the current RSS (Linux ≥ 4.0: "5" > /proc/self/clear_refs), so that the peak is this
+// run's even when an earlier run in the same process (another dtype) went higher.
+bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  if (!out) return false;
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+int64_t meminfo_bytes(const char* key) {
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  const size_t n = std::strlen(key);
+  while (std::getline(in, line))
+    if (line.compare(0, n, key) == 0) return std::atoll(line.c_str() + n) * 1024;
+  return 0;
+}
+
+json load_average() {
+  std::ifstream in("/proc/loadavg");
+  double a = 0, b = 0, c = 0;
+  in >> a >> b >> c;
+  return json::array({a, b, c});
+}
+
+std::vector<std::string> weight_files(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0) out.push_back(dir + "/" + n);
+    }
+    closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Reads every weight file once, so that the timed load is a warm-page-cache load (issue 8's target).
+double warm_page_cache(const std::string& dir) {
+  auto t = Clock::now();
+  std::vector<char> buf(size_t(16) << 20);
+  for (const auto& f : weight_files(dir)) {
+    std::FILE* fp = std::fopen(f.c_str(), "rb");
+    if (!fp) continue;
+    while (std::fread(buf.data(), 1, buf.size(), fp) == buf.size()) {
+    }
+    std::fclose(fp);
+  }
+  return since(t);
+}
+
+// A deterministic 640×480 test picture: smooth colour ramps, a few flat shapes and mild noise, so the
+// resampling work is that of a photograph of the same size.
+Image synthetic_image(int width, int height) {
+  Image im;
+  im.width = width;
+  im.height = height;
+  im.rgb.resize(size_t(width) * height * 3);
+  uint32_t state = 12345;
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      state = state * 1664525u + 1013904223u;
+      const int noise = static_cast<int>(state >> 28) - 8;
+      int r = 255 * x / width, g = 255 * y / height, b = 128 + 100 * ((x / 40 + y / 40) % 2 ? 1 : -1) / 2;
+      if ((x - 200) * (x - 200) + (y - 240) * (y - 240) < 90 * 90) r = 230, g = 60, b = 40;  // a disc
+      if (x > 380 && x < 560 && y > 120 && y < 360) r = 40, g = 90, b = 200;                 // a box
+      uint8_t* p = &im.rgb[(size_t(y) * width + x) * 3];
+      p[0] = static_cast<uint8_t>(std::clamp(r + noise, 0, 255));
+      p[1] = static_cast<uint8_t>(std::clamp(g + noise, 0, 255));
+      p[2] = static_cast<uint8_t>(std::clamp(b + noise, 0, 255));
+    }
+  return im;
+}
+
+// ---------------------------------------------------------------- what a call computed
+
+// Rows the LLM ran for a prompt: the prefix (text before <image> + the image rows) and the rest.
+struct PromptRows {
+  int64_t prefix = 0, rest = 0;
+};
+
+PromptRows prompt_rows(const ModelConfig& c, const std::vector<int64_t>& ids) {
+  PromptRows r;
+  bool seen_image = false;
+  for (int64_t id : ids) {
+    if (id == c.tokens.image_sentinel) {
+      r.prefix += c.image_tokens();
+      seen_image = true;
+    } else {
+      (seen_image ? r.rest : r.prefix) += id == c.tokens.region_sentinel ? c.sampler.tokens_per_region() : 1;
+    }
+  }
+  return r;
+}
+
+json stage(double seconds, double flops, double peak_gflops) {
+  json j = {{"s", seconds}};
+  if (flops > 0) {
+    j["gflop"] = flops / 1e9;
+    j["gflops"] = seconds > 0 ? flops / seconds / 1e9 : 0.0;
+    j["fraction_of_peak"] = seconds > 0 && peak_gflops > 0 ? flops / seconds / 1e9 / peak_gflops : 0.0;
+  }
+  return j;
+}
+
+double timing(const SegmentResult& r, const char* key) {
+  auto it = r.timings.find(key);
+  return it == r.timings.end() ? 0.0 : it->second;
+}
+
+json limits_json(const bench::MachineLimits& l) {
+  auto gemms = [](const std::vector<bench::GemmRate>& v) {
+    json a = json::array();
+    for (const auto& g : v) a.push_back({{"shape", g.name}, {"gflops", g.gflops}});
+    return a;
+  };
+  return {{"matmul_bf16_gflops", l.matmul_bf16_gflops}, {"matmul_fp32_gflops", l.matmul_fp32_gflops},
+          {"gemm_bf16", gemms(l.bf16)},                 {"gemm_fp32", gemms(l.fp32)},
+          {"gemv_bf16_gbs", l.gemv_bf16_gbs},           {"gemv_fp32_gbs", l.gemv_fp32_gbs},
+          {"read_gbs", l.read_gbs},                     {"seconds", l.seconds}};
+}
+
+// Parameters the checkpoint holds per part, from the safetensors headers (nothing is loaded).
+struct CheckpointSize {
+  double llm_layer_params = 0;  // one decoder layer
+  double other_params = 0;      // everything but the decoder layers
+  double file_bytes = 0;
+};
+
+CheckpointSize checkpoint_size(const std::string& dir, int llm_layers) {
+  CheckpointSize s;
+  WeightStore store = WeightStore::open_dir(dir);
+  double layers_total = 0;
+  for (const auto& name : store.names()) {
+    double n = 1;
+    for (int64_t d : store.info(name).shape) n *= double(d);
+    if (name.rfind("llm.model.layers.", 0) == 0) layers_total += n;
+    else s.other_params += n;
+  }
+  s.llm_layer_params = llm_layers > 0 ? layers_total / llm_layers : 0;
+  for (const auto& f : store.files()) {
+    struct stat st {};
+    if (::stat(f->path().c_str(), &st) == 0) s.file_bytes += double(st.st_size);
+  }
+  return s;
+}
+
+// LLM layers to build in `dtype` so that the model fits in what the machine has available now with
+// 3 GiB to spare for activations and the KV cache (all of them when they fit).
+int layers_that_fit(const CheckpointSize& cs, int total_layers, torch::Dtype dtype, double available) {
+  const double elem = dtype == torch::kBFloat16 ? 2 : 4;
+  const double spare = 3.0 * (1 << 30);
+  const double fixed = cs.other_params * elem + spare;
+  const double per_layer = cs.llm_layer_params * elem;
+  if (fixed + total_layers * per_layer <= 0.8 * available) return total_layers;
+  const int k = static_cast<int>((0.8 * available - fixed) / std::max(1.0, per_layer));
+  return std::clamp(k, 1, total_layers);
+}
+
+// Best-of-n seconds of lm_head on one row (the part of a decoding step that does not scale with layers).
+double lm_head_seconds(const Phi3ModelImpl& llm, int repeats) {
+  torch::NoGradGuard no_grad;
+  auto row = torch::randn({1, llm.config().hidden_size}).to(llm.dtype());
+  llm.logits(row);
+  double best = 1e30;
+  for (int i = 0; i < repeats; ++i) {
+    auto t = Clock::now();
+    llm.logits(row);
+    best = std::min(best, since(t));
+  }
+  return best;
+}
+
+}  // namespace
+
+BenchOptions bench_options_from_json(const json& j) {
+  BenchOptions o;
+  if (j.is_null()) return o;
+  if (!j.is_object()) fail(Status::InvalidArgument, "benchmark options: must be a JSON object");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = it.value();
+    auto need = [&](bool ok, const char* what) {
+      if (!ok) fail(Status::InvalidArgument, "benchmark options: '" + k + "' must be " + what);
+    };
+    if (k == "dtype") {
+      need(v.is_string() && (v == "bf16" || v == "fp32"), "\"bf16\" or \"fp32\"");
+      o.dtype = v == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+    } else if (k == "threads") {
+      need(v.is_number_integer(), "an integer");
+      o.threads = v.get<int>();
+    } else if (k == "image") {
+      need(v.is_string(), "a path");
+      o.image_path = v.get<std::string>();
+    } else if (k == "decode_tokens") {
+      need(v.is_number_integer() && v.get<int>() >= 2, "an integer >= 2");
+      o.decode_tokens = v.get<int>();
+    } else if (k == "llm_layers") {
+      need(v.is_number_integer() && v.get<int>() >= -1, "an integer >= -1");
+      o.llm_layers = v.get<int>();
+    } else if (k == "limits") {
+      need(v.is_boolean(), "true or false");
+      o.measure_limits = v.get<bool>();
+    } else if (k == "progress") {
+      need(v.is_boolean(), "true or false");
+      if (v.get<bool>())
+        o.log = [](const std::string& line) {
+          std::fprintf(stderr, "[bench] %s\n", line.c_str());
+          std::fflush(stderr);
+        };
+    } else if (k == "warm_page_cache") {
+      need(v.is_boolean(), "true or false");
+      o.warm_page_cache = v.get<bool>();
+    } else {
+      fail(Status::InvalidArgument, "benchmark options: unknown key '" + k +
+                                        "' (dtype, threads, image, decode_tokens, llm_layers, limits, warm_page_cache, progress)");
+    }
+  }
+  return o;
+}
+
+json run_benchmark(const std::string& dir, const BenchOptions& o) {
+  auto log = [&](const std::string& s) {
+    if (o.log) o.log(s);
+  };
+  torch::NoGradGuard no_grad;
+  const bool peak_reset = reset_peak_rss();
+  const int64_t rss_start = proc_status_bytes("VmRSS:");
+  const int threads = o.threads > 0 ? o.threads : default_thread_count();
+  torch::set_num_threads(threads);
+  const bool bf16 = o.dtype == torch::kBFloat16;
+  const int64_t elem = bf16 ? 2 : 4;
+
+  json out;
+  out["model_dir"] = dir;
+  out["dtype"] = bf16 ? "bf16" : "fp32";
+  out["threads"] = threads;
+  out["physical_cores"] = default_thread_count();
+  out["logical_cpus"] = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  out["load_average_start"] = load_average();
+  out["mem_available_start_bytes"] = meminfo_bytes("MemAvailable:");
+  out["libtorch"] = TORCH_VERSION;
+
+  // The config as the file has it (all LLM layers) drives every FLOP and byte count.
+  ModelConfig cfg = load_model_config(dir + "/config.json");
+  const CheckpointSize cs = checkpoint_size(dir, cfg.llm.num_layers);
+  int layers = o.llm_layers > 0 ? std::min(o.llm_layers, cfg.llm.num_layers) : cfg.llm.num_layers;
+  if (o.llm_layers < 0)
+    layers = layers_that_fit(cs, cfg.llm.num_layers, o.dtype, double(meminfo_bytes("MemAvailable:")));
+  const bool partial = layers < cfg.llm.num_layers;
+  const double llm_scale = double(cfg.llm.num_layers) / layers;
+
+  // ---- limits (before)
+  const int64_t typical_rows = cfg.image_tokens() + 40;
+  bench::MachineLimits lim;
+  if (o.measure_limits) {
+    log("measuring matmul and bandwidth limits");
+    lim = bench::measure_limits(cfg, typical_rows);
+  }
+
+  // ---- load
+  if (o.warm_page_cache) {
+    log("reading the weight files once (warm page cache)");
+    out["page_cache_warm_s"] = warm_page_cache(dir);
+  }
+  log(std::string("loading ") + dir + " in " + (bf16 ? "bf16" : "fp32") +
+      (partial ? " with " + std::to_string(layers) + " of " + std::to_string(cfg.llm.num_layers) + " LLM layers" : ""));
+  LoadOptions lo;
+  lo.dtype = o.dtype;
+  lo.threads = threads;
+  lo.llm_layers = partial ? layers : 0;
+  auto t_load = Clock::now();
+  std::shared_ptr<LoadedModel> model = load_model(dir, lo);
+  const double load_s = since(t_load);
+  const ModelConfig& mcfg = model->config;  // as loaded (maybe fewer layers); window etc. as cfg
+  cfg.llm.sliding_window_keys = mcfg.llm.sliding_window_keys;
+  ContextOptions co;
+  co.image_cache_entries = 1;
+  Context ctx(model, co);
+
+  Image image = o.image_path.empty() ? synthetic_image(640, 480) : decode_image_file(o.image_path);
+  out["image"] = {{"path", o.image_path.empty() ? "synthetic" : o.image_path}, {"width", image.width}, {"height", image.height}};
+
+  // ---- first call: referring, teacher-forced (the issue's peer measurement)
+  SegmentRequest first;
+  first.task = Task::Referring;
+  first.prompt = "the red disc on the left";
+  log("first call (referring, new image)");
+  SegmentDebug dbg;
+  auto t1 = Clock::now();
+  SegmentResult r1 = segment(ctx, image, first, &dbg);
+  double first_s = since(t1);
+
+  // ---- second call on the same image: per-image cache + prefix KV cache
+  SegmentRequest second = first;
+  second.prompt = "the blue box on the right";
+  log("cached call (referring, same image)");
+  auto t2 = Clock::now();
+  SegmentResult r2 = segment(ctx, image, second);
+  double cached_s = since(t2);
+
+  // ---- decoding: a generating chat request on the same image
+  SegmentRequest chat;
+  chat.task = Task::Chat;
+  chat.mode = Mode::Generate;
+  chat.prompt = "Describe this image in detail.";
+  chat.max_new_tokens = o.decode_tokens;
+  log("decoding " + std::to_string(o.decode_tokens) + " tokens (chat, same image)");
+  SegmentResult r3 = segment(ctx, image, chat);
+  const double head_s = partial ? lm_head_seconds(model->net->llm(), 5) : 0.0;
+
+  // ---- limits (after): the best of both, so a busy moment does not flatter the fractions
+  if (o.measure_limits) {
+    log("measuring the limits again");
+    lim = bench::best_of(lim, bench::measure_limits(cfg, typical_rows));
+  }
+  const double peak = lim.matmul_gflops(o.dtype);
+  const double bandwidth = lim.bandwidth_gbs();
+
+  // ---- work of each stage
+  const PromptRows p1 = prompt_rows(cfg, r1.prompt_ids), p2 = prompt_rows(cfg, r2.prompt_ids),
+                   p3 = prompt_rows(cfg, r3.prompt_ids);
+  const int64_t dec_rows = dbg.cond.defined() ? dbg.cond.size(0) : 1;
+  const int64_t dec_classes = dbg.cond.defined() ? dbg.cond.size(1) : 2;
+  const double f_prefill1 = bench::llm_prefill_flops(cfg.llm, 0, p1.prefix + p1.rest);
+  const double f_prefill2 = bench::llm_prefill_flops(cfg.llm, p2.prefix, p2.rest);
+  const double f_decoder1 = bench::llm_projector_flops(cfg, p1.rest) + bench::mask_decoder_flops(cfg, dec_rows, dec_classes);
+  const double f_decoder2 = bench::llm_projector_flops(cfg, p2.rest) + bench::mask_decoder_flops(cfg, dec_rows, dec_classes);
+  const double f_vision = bench::vision_flops(cfg);
+
+  // LLM times of a partial model, scaled to all layers (lm_head does not scale).
+  auto llm_time = [&](double s) { return partial ? s * llm_scale : s; };
+  const double prefill1 = llm_time(timing(r1, "prefill")), prefill2 = llm_time(timing(r2, "prefill"));
+  const double first_total = first_s + (prefill1 - timing(r1, "prefill"));
+  const double cached_total = cached_s + (prefill2 - timing(r2, "prefill"));
+
+  json stages = json::object();
+  stages["preprocess"] = stage(timing(r1, "preprocess"), 0, peak);
+  const std::pair<const char*, double> parts[] = {
+      {"vision.siglip", bench::siglip_flops(cfg)},          {"vision.visual_projector", bench::visual_projector_flops(cfg)},
+      {"vision.sam", bench::sam_flops(cfg)},                {"vision.seg_projector", bench::seg_projector_flops(cfg)},
+      {"vision.connector", bench::connector_flops(cfg)},    {"vision.pixel_decoder", bench::pixel_decoder_flops(cfg)}};
+  for (const auto& [name, f] : parts) stages[name] = stage(timing(r1, name), f, peak);
+  stages["vision"] = stage(timing(r1, "vision"), f_vision, peak);
+  stages["prefill"] = stage(prefill1, f_prefill1, peak);
+  stages["decoder"] = stage(timing(r1, "decoder"), f_decoder1, peak);
+  stages["postprocess"] = stage(timing(r1, "postprocess"), 0, peak);
+  out["stages"] = stages;
+
+  json cached = json::object();
+  cached["preprocess"] = stage(timing(r2, "preprocess"), 0, peak);
+  cached["prefill"] = stage(prefill2, f_prefill2, peak);
+  cached["decoder"] = stage(timing(r2, "decoder"), f_decoder2, peak);
+  cached["postprocess"] = stage(timing(r2, "postprocess"), 0, peak);
+  out["cached_stages"] = cached;
+  out["cached_image_hit"] = r2.image_cache_hit;
+
+  const double first_flops = f_vision + f_prefill1 + f_decoder1;
+  const double floor_s = peak > 0 ? first_flops / (peak * 1e9) : 0;
+  out["first_call_s"] = first_total;
+  out["first_call_gflop"] = first_flops / 1e9;
+  out["flop_floor_s"] = floor_s;
+  out["first_call_over_floor"] = floor_s > 0 ? first_total / floor_s : 0;
+  out["cached_call_s"] = cached_total;
+  out["cached_over_first"] = first_total > 0 ? cached_total / first_total : 0;
+  const double enc_prefill_s = timing(r1, "vision") + prefill1;
+  out["encoders_and_prefill_fraction_of_peak"] =
+      enc_prefill_s > 0 && peak > 0 ? (f_vision + f_prefill1) / enc_prefill_s / 1e9 / peak : 0;
+  out["prompt_rows"] = {{"first", {{"prefix", p1.prefix}, {"rest", p1.rest}}},
+                        {"cached", {{"prefix", p2.prefix}, {"rest", p2.rest}}},
+                        {"chat", {{"prefix", p3.prefix}, {"rest", p3.rest}}}};
+  out["decoder_rows"] = dec_rows;
+
+  // ---- decoding
+  const int64_t generated = static_cast<int64_t>(r3.generated_ids.size());
+  const int64_t steps = std::max<int64_t>(0, generated - 1);  // the first token comes from the prefill's logits
+  const double decode_measured = timing(r3, "decode");
+  double per_token = steps > 0 ? decode_measured / steps : 0;
+  if (partial && per_token > 0) per_token = head_s + std::max(0.0, per_token - head_s) * llm_scale;
+  double bytes_per_token = 0, flops_per_token = 0;
+  for (int64_t j = 0; j < steps; ++j) {
+    const int64_t pos = p3.prefix + p3.rest + j;
+    bytes_per_token += bench::llm_decode_bytes(cfg.llm, pos, elem) / double(steps);
+    flops_per_token += bench::llm_decode_flops(cfg.llm, pos) / double(steps);
+  }
+  const double tok_s = per_token > 0 ? 1.0 / per_token : 0;
+  const double bound_tok_s = bytes_per_token > 0 ? bandwidth * 1e9 / bytes_per_token : 0;
+  out["decode_tokens"] = generated;
+  out["decode_steps"] = steps;
+  out["decode_s"] = per_token * steps;
+  out["decode_tok_s"] = tok_s;
+  out["decode_bytes_per_token"] = bytes_per_token;
+  out["decode_gflop_per_token"] = flops_per_token / 1e9;
+  out["decode_bound_tok_s"] = bound_tok_s;
+  out["decode_fraction_of_bandwidth"] = bound_tok_s > 0 ? tok_s / bound_tok_s : 0;
+  out["chat_prefill_s"] = llm_time(timing(r3, "prefill"));
+
+  // ---- limits, memory, load
+  out["limits"] = limits_json(lim);
+  out["matmul_bf16_gflops"] = lim.matmul_bf16_gflops;
+  out["matmul_fp32_gflops"] = lim.matmul_fp32_gflops;
+  out["matmul_gflops"] = peak;
+  out["bandwidth_gbs"] = bandwidth;
+  out["load_s"] = load_s;
+  out["peak_rss_bytes"] = proc_status_bytes("VmHWM:");
+  out["peak_rss_scope"] = peak_reset ? "this run" : "this process";
+  out["rss_start_bytes"] = rss_start;
+  out["weight_bytes"] = model->weight_bytes;
+  out["weight_bytes_runtime"] = static_cast<int64_t>((cs.other_params + cs.llm_layer_params * cfg.llm.num_layers) * elem);
+  out["kv_cache_bytes"] = static_cast<int64_t>(ctx.kv_cache().bytes());
+  out["llm_layers_run"] = layers;
+  out["llm_layers_total"] = cfg.llm.num_layers;
+  out["extrapolated"] = partial;
+  if (partial)
+    out["extrapolation"] = "LLM built with " + std::to_string(layers) + " of " + std::to_string(cfg.llm.num_layers) +
+                           " decoder layers (the " + (bf16 ? "bf16" : "fp32") +
+                           " weights do not fit in available memory): prefill times ×" + std::to_string(llm_scale) +
+                           ", decode = lm_head + layers ×" + std::to_string(llm_scale) +
+                           "; peak RSS is that of the partial model";
+  out["load_average_end"] = load_average();
+
+  // ---- issue 8's targets, as ratios of this run
+  const double rss_over = double(out["peak_rss_bytes"].get<int64_t>()) - double(model->weight_bytes);
+  out["targets"] = {
+      {"encoders_and_prefill_fraction_of_peak", {{"value", out["encoders_and_prefill_fraction_of_peak"]}, {"target", ">= 0.70"}}},
+      {"first_call_over_floor", {{"value", out["first_call_over_floor"]}, {"target", "<= 1.25"}}},
+      {"cached_over_first", {{"value", out["cached_over_first"]}, {"target", "<= 0.10"}}},
+      {"decode_fraction_of_bandwidth", {{"value", out["decode_fraction_of_bandwidth"]}, {"target", ">= 0.90"}}},
+      {"peak_rss_minus_weight_bytes_gb", {{"value", rss_over / 1e9}, {"target", "<= 2.0"}}},
+      {"load_s", {{"value", load_s}, {"target", "<= 3.0"}}}};
+  out["results"] = {{"first_masks", r1.masks.size()}, {"cached_masks", r2.masks.size()}, {"chat_text", r3.text}};
+  return out;
+}
+
+}  // namespace xsam
