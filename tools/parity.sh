@@ -18,11 +18,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 golden=$(cd "$golden" && pwd) || { echo "parity: no such directory $golden" >&2; exit 2; }
+mkdir -p "$build" && build=$(cd "$build" && pwd)
 for f in config.json model.safetensors index.json; do
   [ -f "$golden/$f" ] || { echo "parity: $golden/$f missing: not a golden set" >&2; exit 2; }
 done
 tests=(test_image test_prompt test_vision test_llm test_decoder test_postproc test_pipeline)
-if [ ! -x "$build/bin/xsam" ]; then tools/setup.sh || exit 2; fi
+if [ ! -x "$build/bin/xsam" ] && [ ! -f "$build/CMakeCache.txt" ]; then tools/setup.sh || exit 2; fi
 cmake --build "$build" --target xsam_cli xsam_tokenizer "${tests[@]}" >/dev/null || { echo "parity: build failed" >&2; exit 2; }
 
 work=$(mktemp -d)
@@ -37,7 +38,7 @@ fi
 echo "[parity] export + load of the exported model directory                 PASS"
 
 export XSAM_GOLDEN_DIR="$golden" XSAM_MODEL_DIR="$work/model" XSAM_TEST_DATA="$PWD/tests/data"
-export XSAM_TOKENIZER_PLUGIN="$PWD/$build/lib/libxsam_tokenizer.so" OMP_WAIT_POLICY=PASSIVE
+export XSAM_TOKENIZER_PLUGIN="$build/lib/libxsam_tokenizer.so" OMP_WAIT_POLICY=PASSIVE
 status=0
 for t in "${tests[@]}"; do
   log="$work/$t.log"

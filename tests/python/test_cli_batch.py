@@ -121,6 +121,12 @@ def test_bad_arguments_fail_clearly(tiny_model, tmp_path):
     r = subprocess.run([str(XSAM), "segment", "--model", str(tmp_path / "missing"), "--out", str(tmp_path),
                         str(SAMPLE)], capture_output=True, text=True)
     assert r.returncode == 1 and "missing" in r.stderr
-    r = run_segment(tiny_model, tmp_path / "o2", [SAMPLE], "--box", "10,10,10,50")
+    # a referring task with a visual ref makes no sense; a zero-width box is degenerate
+    r = run_segment(tiny_model, tmp_path / "o2", [SAMPLE], "--box", "10,10,100,50")
     assert r.returncode == 1
-    assert "box" in (tmp_path / "o2" / "failures.jsonl").read_text()
+    assert "refs" in (tmp_path / "o2" / "failures.jsonl").read_text()
+    cmd = [str(XSAM), "segment", "--model", str(tiny_model), "--out", str(tmp_path / "o3"), "--dtype", "fp32",
+           "--task", "interactive", "--box", "10,10,10,50", str(SAMPLE)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1
+    assert "refs[0]" in (tmp_path / "o3" / "failures.jsonl").read_text()
