@@ -129,4 +129,4 @@ def test_bad_arguments_fail_clearly(tiny_model, tmp_path):
            "--task", "interactive", "--box", "10,10,10,50", str(SAMPLE)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 1
-    assert "refs[0]" in (tmp_path / "o3" / "failures.jsonl").read_text()
+    assert "visual ref 0 (box)" in (tmp_path / "o3" / "failures.jsonl").read_text()
