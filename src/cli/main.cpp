@@ -23,7 +23,8 @@ static void usage(FILE* f) {
                "  info           load a model and print what it holds: xsam info [--verify] [--json] DIR\n"
                "  random-model   write a model with random weights: xsam random-model --preset tiny|full DIR\n"
                "  convert-config upstream-style config.json → xsam config.json\n"
-               "  bench          time every stage against this machine's limits\n\n"
+               "  bench          time every stage against this machine's limits\n"
+               "  serve          HTTP API + web demo:               xsam serve --model DIR [--port 7861]\n\n"
                "`xsam <command> --help` describes each command.\n",
                xsam_version());
 }
