@@ -1,5 +1,7 @@
 #include "core/config.h"
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -486,6 +488,11 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
 }
 
 ModelConfig load_model_config(const std::string& path) {
+  // A regular file of sane size: a FIFO or /dev/zero behind the name would block or never end.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail(Status::Io, path + ": not a regular file");
+  if (::stat(path.c_str(), &st) == 0 && st.st_size > (64 << 20))
+    fail(Status::Format, path + ": " + std::to_string(st.st_size) + " bytes is too large for a config file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(Status::Io, path + ": cannot open config file");
   std::stringstream ss;

@@ -207,6 +207,11 @@ std::vector<uint8_t> read_whole_file(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0)
     fail(Status::Io, "cannot open image file " + quoted(path) + ": " + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) fail(Status::Io, "cannot read image file " + quoted(path) + ": it is a directory");
+  // A FIFO or a device (/dev/zero) would block or never end; sizes over 2 GiB are refused by decode_bytes.
+  if (!S_ISREG(st.st_mode)) fail(Status::Io, "cannot read image file " + quoted(path) + ": not a regular file");
+  if (uint64_t(st.st_size) > uint64_t(std::numeric_limits<int>::max()))
+    fail(Status::Limit, "image file " + quoted(path) + ": " + std::to_string(st.st_size) +
+                            " bytes is larger than the decoder accepts");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(Status::Io, "cannot open image file " + quoted(path) + ": " + std::strerror(errno));
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

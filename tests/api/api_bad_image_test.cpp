@@ -53,6 +53,15 @@ TEST(BadImage, DirectoryIsIo) {
   XSAM_EXPECT_FAIL(xsam_image_load(d.c_str(), &img), XSAM_ERR_IO, d, "directory");
 }
 
+TEST(BadImage, DeviceOrFifoIsIoNotAnEndlessRead) {
+  xsam_image img{};
+  // /dev/zero never ends; a FIFO without a writer blocks forever.
+  XSAM_EXPECT_FAIL(xsam_image_load("/dev/zero", &img), XSAM_ERR_IO, "/dev/zero", "not a regular file");
+  std::string fifo = temp_dir("fifo") + "/pipe.png";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  XSAM_EXPECT_FAIL(xsam_image_load(fifo.c_str(), &img), XSAM_ERR_IO, "pipe.png", "not a regular file");
+}
+
 TEST(BadImage, ZeroSizeFileIsFormat) {
   XSAM_EXPECT_FAIL(load_bytes("", "empty.png"), XSAM_ERR_FORMAT, "empty.png", "empty");
 }

@@ -2,6 +2,8 @@
 // one way per test — missing files, corrupt or lying safetensors headers, tensors of the wrong dtype or
 // shape, configs with missing or absurd values, a broken tokenizer — and bad load parameters. Each must
 // fail with its documented status and a message naming the file and the field/tensor at fault; never load.
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "api_support.h"
@@ -76,6 +78,13 @@ TEST(BadModel, ConfigNotJsonIsFormat) {
   std::string d = copy_model("badjson");
   write_file(d + "/config.json", "{\"format\": \"xsam-model\", ");
   XSAM_EXPECT_FAIL(load_fails(d), XSAM_ERR_FORMAT, "config.json", "invalid JSON");
+}
+
+TEST(BadModel, ConfigThatIsADeviceIsIoNotAnEndlessRead) {
+  std::string d = copy_model("devconfig");
+  remove_file(d + "/config.json");
+  ASSERT_EQ(::symlink("/dev/zero", (d + "/config.json").c_str()), 0);
+  XSAM_EXPECT_FAIL(load_fails(d), XSAM_ERR_IO, "config.json", "not a regular file");
 }
 
 TEST(BadModel, ConfigMissingFieldIsFormatNamingIt) {
