@@ -1,5 +1,7 @@
 #include "text/tokenizer.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -16,6 +18,8 @@ namespace {
 constexpr const char* kSpaceSymbol = "\xE2\x96\x81";  // "▁" (U+2581), SentencePiece's space
 
 std::string read_file_bytes(const std::string& path) {
+  struct stat st {};  // a FIFO or /dev/zero behind the name would block or never end
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail(Status::Io, path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(Status::Io, path + ": cannot open the SentencePiece model (missing or unreadable)");
   std::stringstream buffer;

@@ -1,5 +1,7 @@
 #include "text/tokenizer_added_tokens.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -20,11 +22,13 @@ constexpr const char* kFormat = "xsam-added-tokens";
 constexpr int kFormatVersion = 1;
 
 bool file_exists(const std::string& path) {
-  std::ifstream in(path);
-  return static_cast<bool>(in);
+  struct stat st {};  // stat, not open: opening a FIFO blocks until someone writes to it
+  return ::stat(path.c_str(), &st) == 0;
 }
 
 json read_json_file(const std::string& path) {
+  struct stat st {};  // a FIFO or /dev/zero behind the name would block or never end
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail(Status::Io, path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(Status::Io, path + ": cannot open");
   std::stringstream buffer;

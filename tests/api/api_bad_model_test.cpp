@@ -2,6 +2,7 @@
 // one way per test — missing files, corrupt or lying safetensors headers, tensors of the wrong dtype or
 // shape, configs with missing or absurd values, a broken tokenizer — and bad load parameters. Each must
 // fail with its documented status and a message naming the file and the field/tensor at fault; never load.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -311,6 +312,17 @@ TEST(BadModel, CorruptTokenizerModelIsFormat) {
   std::string d = copy_model("badtokenizer");
   write_file(d + "/tokenizer.model", std::string(4096, '\x07'));
   XSAM_EXPECT_FAIL(load_fails(d), XSAM_ERR_FORMAT, "tokenizer.model");
+}
+
+TEST(BadModel, TokenizerFilesThatAreDevicesOrFifosAreIo) {
+  std::string d = copy_model("devtokenizer");
+  remove_file(d + "/tokenizer.model");
+  ASSERT_EQ(::symlink("/dev/zero", (d + "/tokenizer.model").c_str()), 0);
+  XSAM_EXPECT_FAIL(load_fails(d), XSAM_ERR_IO, "tokenizer.model", "not a regular file");
+  d = copy_model("fifotokens");
+  remove_file(d + "/added_tokens.json");
+  ASSERT_EQ(::mkfifo((d + "/added_tokens.json").c_str(), 0600), 0);
+  XSAM_EXPECT_FAIL(load_fails(d), XSAM_ERR_IO, "added_tokens.json", "not a regular file");
 }
 
 TEST(BadModel, CorruptAddedTokensIsFormat) {
