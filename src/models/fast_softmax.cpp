@@ -40,31 +40,57 @@ XSAM_AVX512 void plain_rows(T* scores, int64_t rows_begin, int64_t rows_end, int
   }
 }
 
-// ---- SAM: v = round(round(s + rh[i]) + rw[j]) over keys (i, j), then softmax.
+// ---- masked: v = -inf where blocked, else float(s), then softmax.
 template <class T>
-XSAM_AVX512 void sam_rows(T* scores, const T* rel_h, const T* rel_w, int64_t rows_begin, int64_t rows_end, int64_t kh,
-                          int64_t kw) {
-  const int64_t K = kh * kw;
-  std::vector<float> buf((K + 15) / 16 * 16 + 16), rw(kw + 16);
+XSAM_AVX512 void masked_rows(T* scores, const bool* blocked, int64_t rows_begin, int64_t rows_end, int64_t K) {
+  std::vector<float> buf((K + 15) / 16 * 16 + 16);
   float* v = buf.data();
   for (int64_t row = rows_begin; row < rows_end; ++row) {
     T* s = scores + row * K;
-    const T* h = rel_h + row * kh;
-    const T* w = rel_w + row * kw;
-    for (int64_t j = 0; j < kw; ++j) rw[j] = widen(w[j]);
-    for (int64_t i = 0; i < kh; ++i) {
-      const float hv = widen(h[i]);
+    const bool* b = blocked + row * K;
+    for (int64_t k = 0; k < K; ++k) v[k] = b[k] ? kNegInf : widen(s[k]);
+    softmax_row(v, K);
+    store_row(s, v, K);
+  }
+}
+
+// ---- SAM: rel_h / rel_w from the query, v = R(R(s + rh[i]) + rw[j]) over keys (i, j), then softmax.
+template <class T>
+XSAM_AVX512 inline float dot_row(const float* a, const T* b, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), load16(b + i), acc);
+  float s = _mm512_reduce_add_ps(acc);
+  for (; i < n; ++i) s += a[i] * widen(b[i]);
+  return s;
+}
+
+template <class T>
+XSAM_AVX512 void sam_rows(T* scores, const T* q, const T* th, const T* tw, int64_t rows_begin, int64_t rows_end, int64_t Q,
+                          int64_t kh, int64_t kw, int64_t hd, int64_t first_row, int64_t qw) {
+  const int64_t K = kh * kw;
+  std::vector<float> buf((K + 15) / 16 * 16 + 16), rh(kh + 16), rw(kw + 16), qf(hd + 16);
+  float* v = buf.data();
+  for (int64_t row = rows_begin; row < rows_end; ++row) {
+    T* s = scores + row * K;
+    const int64_t i = row % Q, y = first_row + i / qw, x = i % qw;
+    const T* qr = q + row * hd;
+    for (int64_t c = 0; c < hd; ++c) qf[c] = widen(qr[c]);
+    for (int64_t a = 0; a < kh; ++a) rh[a] = round_scalar(dot_row(qf.data(), th + (y * kh + a) * hd, hd), qr);
+    for (int64_t b = 0; b < kw; ++b) rw[b] = round_scalar(dot_row(qf.data(), tw + (x * kw + b) * hd, hd), qr);
+    for (int64_t a = 0; a < kh; ++a) {
+      const float hv = rh[a];
       const __m512 hvec = _mm512_set1_ps(hv);
-      const T* si = s + i * kw;
-      float* vi = v + i * kw;
+      const T* si = s + a * kw;
+      float* vi = v + a * kw;
       int64_t j = 0;
       for (; j + 16 <= kw; j += 16) {
-        const __m512 a = round_to(_mm512_add_ps(load16(si + j), hvec), si);
-        _mm512_storeu_ps(vi + j, round_to(_mm512_add_ps(a, _mm512_loadu_ps(rw.data() + j)), si));
+        const __m512 t = round_to(_mm512_add_ps(load16(si + j), hvec), si);
+        _mm512_storeu_ps(vi + j, round_to(_mm512_add_ps(t, _mm512_loadu_ps(rw.data() + j)), si));
       }
       for (; j < kw; ++j) {
-        const float a = round_scalar(widen(si[j]) + hv, si);
-        vi[j] = round_scalar(a + rw[j], si);
+        const float t = round_scalar(widen(si[j]) + hv, si);
+        vi[j] = round_scalar(t + rw[j], si);
       }
     }
     softmax_row(v, K);
@@ -122,23 +148,51 @@ torch::Tensor attention_softmax_(torch::Tensor& scores) {
   return scores;
 }
 
-torch::Tensor sam_attention_softmax_(torch::Tensor& scores, const torch::Tensor& rel_h, const torch::Tensor& rel_w) {
-  check_scores(scores, "sam_attention_softmax_");
-  const int64_t B = scores.size(0), Q = scores.size(1), K = scores.size(2);
-  const int64_t kh = rel_h.size(-1), kw = rel_w.size(-1);
-  if (kh * kw != K || rel_h.numel() != B * Q * kh || rel_w.numel() != B * Q * kw)
-    fail(Status::Internal, "sam_attention_softmax_: relative-position terms do not match the scores");
+torch::Tensor masked_attention_softmax_(torch::Tensor& scores, const torch::Tensor& blocked) {
+  check_scores(scores, "masked_attention_softmax_");
+  if (blocked.sizes() != scores.sizes() || blocked.scalar_type() != at::kBool)
+    fail(Status::Internal, "masked_attention_softmax_: the mask must be a bool tensor of the scores' shape");
   if (!fast_softmax_available()) {
+    auto s = scores.to(at::kFloat).masked_fill_(blocked, -std::numeric_limits<float>::infinity());
+    scores.copy_(at::softmax(s, -1));
+    return scores;
+  }
+  auto b = blocked.contiguous();
+  const int64_t K = scores.size(-1), R = scores.numel() / std::max<int64_t>(1, K);
+  at::parallel_for(0, R, grain_for(K), [&](int64_t r0, int64_t r1) {
+    if (scores.scalar_type() == at::kBFloat16) masked_rows(scores.data_ptr<c10::BFloat16>(), b.data_ptr<bool>(), r0, r1, K);
+    else masked_rows(scores.data_ptr<float>(), b.data_ptr<bool>(), r0, r1, K);
+  });
+  return scores;
+}
+
+torch::Tensor sam_attention_softmax_(torch::Tensor& scores, const torch::Tensor& q, const torch::Tensor& rel_h_table,
+                                     const torch::Tensor& rel_w_table, int64_t first_row, int64_t qw) {
+  check_scores(scores, "sam_attention_softmax_");
+  const int64_t B = scores.size(0), Q = scores.size(1), K = scores.size(2), hd = q.size(-1);
+  const int64_t kh = rel_h_table.size(1), kw = rel_w_table.size(1);
+  if (kh * kw != K || q.size(0) != B || q.size(1) != Q || Q % qw != 0 || rel_w_table.size(0) != qw ||
+      first_row + Q / qw > rel_h_table.size(0) || rel_h_table.size(2) != hd || rel_w_table.size(2) != hd)
+    fail(Status::Internal, "sam_attention_softmax_: queries and relative-position tables do not match the scores");
+  const auto dt = scores.scalar_type();
+  if (!fast_softmax_available() || q.scalar_type() != dt) {
+    // The unfused ops: einsums (GEMMs rounded to the dtype), two in-place adds, softmax in fp32.
+    auto rq = q.reshape({B, Q / qw, qw, hd});
+    auto rel_h = at::einsum("bhwc,hkc->bhwk", {rq, rel_h_table.slice(0, first_row, first_row + Q / qw)});
+    auto rel_w = at::einsum("bhwc,wkc->bhwk", {rq, rel_w_table});
     scores.view({B, Q, kh, kw}).add_(rel_h.reshape({B, Q, kh, 1})).add_(rel_w.reshape({B, Q, 1, kw}));
     scores.copy_(at::softmax(scores, -1, at::kFloat));
     return scores;
   }
-  auto h = rel_h.to(scores.scalar_type()).contiguous(), w = rel_w.to(scores.scalar_type()).contiguous();
+  auto qc = q.contiguous();
+  auto th = rel_h_table.to(dt).contiguous(), tw = rel_w_table.to(dt).contiguous();
   at::parallel_for(0, B * Q, grain_for(K), [&](int64_t r0, int64_t r1) {
-    if (scores.scalar_type() == at::kBFloat16)
-      sam_rows(scores.data_ptr<c10::BFloat16>(), h.data_ptr<c10::BFloat16>(), w.data_ptr<c10::BFloat16>(), r0, r1, kh, kw);
+    if (dt == at::kBFloat16)
+      sam_rows(scores.data_ptr<c10::BFloat16>(), qc.data_ptr<c10::BFloat16>(), th.data_ptr<c10::BFloat16>(),
+               tw.data_ptr<c10::BFloat16>(), r0, r1, Q, kh, kw, hd, first_row, qw);
     else
-      sam_rows(scores.data_ptr<float>(), h.data_ptr<float>(), w.data_ptr<float>(), r0, r1, kh, kw);
+      sam_rows(scores.data_ptr<float>(), qc.data_ptr<float>(), th.data_ptr<float>(), tw.data_ptr<float>(), r0, r1, Q,
+               kh, kw, hd, first_row, qw);
   });
   return scores;
 }

@@ -25,11 +25,21 @@ bool fast_softmax_available();
 // softmax_fp32 over the last dim, rounded to the dtype.
 torch::Tensor attention_softmax_(torch::Tensor& scores);
 
-// SAM (spec §8.5): scores [B, Q, Kh·Kw] (bf16 or fp32, contiguous, modified in place and returned),
-// rel_h [B, Q, Kh] and rel_w [B, Q, Kw] in the same dtype. Row (b, q), key (i, j) = index i·Kw + j:
-//   v = (s + rel_h[b,q,i]) + rel_w[b,q,j]   (each sum rounded to the dtype, as two in-place adds)
-//   p = softmax_fp32(v) rounded to the dtype.
-torch::Tensor sam_attention_softmax_(torch::Tensor& scores, const torch::Tensor& rel_h, const torch::Tensor& rel_w);
+// SAM (spec §8.5), with the decomposed relative-position terms computed here too: scores [B, Q, Kh·Kw]
+// (bf16 or fp32, contiguous, modified in place and returned) of the queries of grid rows
+// [first_row, first_row + Q / Qw) (Qw query columns, query i at row first_row + i / Qw, column i % Qw);
+// q [B, Q, hd] the UNSCALED queries; rel_h_table [rows, Kh, hd], rel_w_table [Qw, Kw, hd]
+// (relative_positions() of the tables), all in the scores' dtype. Per query and key (i, j):
+//   rel_h[i] = R(q · rel_h_table[row, i]), rel_w[j] = R(q · rel_w_table[col, j])   (as the einsums' GEMMs)
+//   v = R(R(s + rel_h[i]) + rel_w[j])                                           (two in-place adds)
+//   p = R(softmax_fp32(v)), R = rounding to the dtype.
+torch::Tensor sam_attention_softmax_(torch::Tensor& scores, const torch::Tensor& q, const torch::Tensor& rel_h_table,
+                                     const torch::Tensor& rel_w_table, int64_t first_row, int64_t query_columns);
+
+// Mask2Former masked cross-attention: scores [N, Q, K] (bf16 or fp32, contiguous, modified in place and
+// returned), blocked [N, Q, K] bool (contiguous): v = -inf where blocked, else float(s) (what the additive
+// −inf mask of baddbmm gives); p = R(softmax_fp32(v)). Rows must not be entirely blocked.
+torch::Tensor masked_attention_softmax_(torch::Tensor& scores, const torch::Tensor& blocked);
 
 // Phi-3 (HF eager + the causal / sliding-window mask): scores [G, groups·rows, K] (bf16 or fp32,
 // contiguous, modified in place and returned) of query rows at absolute positions q_pos0 + (r % rows)

@@ -1,6 +1,9 @@
 #include "models/mask2former_ops.h"
 
 #include <cmath>
+#include <map>
+#include <mutex>
+#include <string>
 
 #include <ATen/ATen.h>
 
@@ -36,7 +39,29 @@ static torch::Tensor interleave_sin_cos(const torch::Tensor& p) {
   return at::stack({even, odd}, -1).flatten(-2);
 }
 
+static torch::Tensor sine_position_embedding_uncached(const torch::Tensor& x, int64_t num_pos_feats);
+
+// The embedding depends only on (H, W, num_pos_feats, dtype, device): computed once per key and shared
+// (every prompt's transformer decoder needs the same three levels).
 torch::Tensor sine_position_embedding(const torch::Tensor& x, int64_t num_pos_feats) {
+  static std::mutex mutex;
+  static std::map<std::string, torch::Tensor> memo;
+  const int64_t batch = x.size(0), height = x.size(2), width = x.size(3);
+  const std::string key = std::to_string(height) + "x" + std::to_string(width) + ":" + std::to_string(num_pos_feats) +
+                          ":" + std::string(c10::toString(x.scalar_type())) + ":" + x.device().str();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = memo.find(key);
+    if (it != memo.end()) return it->second.expand({batch, 2 * num_pos_feats, height, width});
+  }
+  auto pos = sine_position_embedding_uncached(x, num_pos_feats);
+  std::lock_guard<std::mutex> lock(mutex);
+  if (memo.size() >= 32) memo.clear();  // a handful of shapes in practice; bounded regardless
+  memo.emplace(key, pos.narrow(0, 0, 1).contiguous());
+  return pos;
+}
+
+static torch::Tensor sine_position_embedding_uncached(const torch::Tensor& x, int64_t num_pos_feats) {
   const int64_t batch = x.size(0), height = x.size(2), width = x.size(3);
   const auto options = x.options();
   const double scale = 2 * M_PI, eps = 1e-6, temperature = 10000.0;

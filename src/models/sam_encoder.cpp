@@ -46,11 +46,13 @@ SamVisionAttention::SamVisionAttention(const SamEncoderConfig& c, int size)
 torch::Tensor SamVisionAttention::forward(const torch::Tensor& x) const {
   const int64_t bw = x.size(0), h = x.size(1), w = x.size(2), d = x.size(3), hd = d / num_heads_;
   const int64_t n = bw * num_heads_, tokens = h * w;
-  // qkv rows are [q | k | v], each split into heads of hd contiguous features.
-  auto qkv = (*qkv_)(x).reshape({bw, tokens, 3, num_heads_, hd}).permute({2, 0, 3, 1, 4});
-  qkv = qkv.reshape({3, n, tokens, hd});
+  // qkv rows are [q | k | v], each split into heads of hd contiguous features; made contiguous once per
+  // block (a view when bw = 1 would make every product below copy its operands instead).
+  auto qkv = (*qkv_)(x).reshape({bw, tokens, 3, num_heads_, hd}).permute({2, 0, 3, 1, 4}).contiguous();
+  qkv = qkv.view({3, n, tokens, hd});
   auto q = qkv[0], k = qkv[1], v = qkv[2];
   const double scale = std::pow(static_cast<double>(hd), -0.5);
+  auto q_scaled = q * scale;  // upstream scales q before the product (rounded to the dtype)
 
   torch::Tensor rh, rw;
   if (use_rel_pos_) {
@@ -64,19 +66,16 @@ torch::Tensor SamVisionAttention::forward(const torch::Tensor& x) const {
   auto out = at::empty({n, tokens, hd}, q.options());
   for (int64_t s = 0; s < n; s += nc) {
     const int64_t e = std::min(n, s + nc);
+    // at::bmm, not at::matmul (which copies its batched result once more); kᵀ is a transposed view
+    // of contiguous rows, which the GEMM reads as is.
     auto kt = k.slice(0, s, e).transpose(-2, -1), vs = v.slice(0, s, e);
     for (int64_t r0 = 0; r0 < h; r0 += rows) {
-      const int64_t r1 = std::min(h, r0 + rows), nq = (r1 - r0) * w;
-      auto qc = q.slice(0, s, e).slice(1, r0 * w, r1 * w);  // queries of grid rows [r0, r1)
-      // at::bmm, not at::matmul: matmul copies its batched result once more.
-      auto scores = at::bmm(qc * scale, kt);                 // scale applied to q before the product
+      const int64_t r1 = std::min(h, r0 + rows);
+      auto scores = at::bmm(q_scaled.slice(0, s, e).slice(1, r0 * w, r1 * w), kt);  // queries of grid rows [r0, r1)
       if (use_rel_pos_) {
-        // Decomposed relative position from the UNSCALED query (spec §8.5), added in the fused softmax
-        // with upstream's rounding: (scores + rel_h) + rel_w, then softmax in fp32.
-        auto rq = qc.reshape({e - s, r1 - r0, w, hd});
-        auto rel_h = at::einsum("bhwc,hkc->bhwk", {rq, rh.slice(0, r0, r1)}).reshape({e - s, nq, h});
-        auto rel_w = at::einsum("bhwc,wkc->bhwk", {rq, rw}).reshape({e - s, nq, w});
-        sam_attention_softmax_(scores, rel_h, rel_w);
+        // Decomposed relative position from the UNSCALED query (spec §8.5), computed and added inside the
+        // fused softmax with upstream's rounding: (scores + rel_h) + rel_w, then softmax in fp32.
+        sam_attention_softmax_(scores, q.slice(0, s, e).slice(1, r0 * w, r1 * w), rh, rw, r0, w);
       } else {
         scores = layers::softmax_fp32(scores, q.scalar_type());
       }

@@ -7,6 +7,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 
 #include "core/error.h"
+#include "models/fast_softmax.h"
 #include "models/mask2former_ops.h"
 
 namespace xsam {
@@ -63,11 +64,11 @@ torch::Tensor PackedMultiheadAttentionImpl::forward(const torch::Tensor& query, 
   auto q = split_heads(at::linear(query, w[0], b[0]), num_heads_);
   auto k = split_heads(at::linear(key, w[1], b[1]), num_heads_);
   auto v = split_heads(at::linear(value, w[2], b[2]), num_heads_);
-  // Boolean mask → additive mask: −inf where blocked.
-  auto additive = at::zeros(blocked.sizes(), q.options()).masked_fill_(blocked, -INFINITY);
-  auto scores = at::baddbmm(additive, q / std::sqrt(static_cast<double>(head_dim)), k.transpose(1, 2));
-  auto probs = m2f::softmax_fp32(scores, -1);
-  return out_proj_->forward(merge_heads(at::bmm(probs, v), batch));
+  // Upstream adds an additive mask (0 or −inf) to the scores; adding 0 changes nothing and −inf stays
+  // −inf, so the fused softmax applies the boolean mask directly (no mask-sized additive tensor).
+  auto scores = at::bmm(q / std::sqrt(static_cast<double>(head_dim)), k.transpose(1, 2));
+  masked_attention_softmax_(scores, blocked);
+  return out_proj_->forward(merge_heads(at::bmm(scores, v), batch));
 }
 
 // ---------------------------------------------------------------------------------------------------
