@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "models/fast_attention.h"
+#include "models/fast_flash.h"
 #include "models/fast_softmax.h"
 
 namespace xsam {
@@ -17,6 +18,9 @@ namespace {
 // Score elements of one step (group rows × keys of one kv head): 1 Mi elements (2 MiB in bf16) keeps the
 // scores, the fused scale + mask + softmax pass and the product with v in the cache.
 constexpr int64_t kScoreBudget = int64_t(1) << 20;
+
+// Query rows from which the fused bf16 kernel is used (it packs every key and value of the call once).
+constexpr int64_t kFlashMinRows = 64;
 
 // First visible key position of query position p.
 int64_t first_visible(int64_t p, int64_t window_keys) {
@@ -42,6 +46,13 @@ torch::Tensor phi3_causal_attention(const torch::Tensor& q, const torch::Tensor&
   // A few rows (decoding, short continuations): read keys and values in place, no GEMM set-up or copies.
   if (T <= kDecodeAttentionMaxRows && chunk_rows <= 0 && decode_attention_applies(q, keys))
     return decode_attention(q, keys, values, q_pos0, k_pos0, window_keys, std::sqrt(static_cast<double>(d)));
+
+  // Long prompts in bf16 with AVX512-BF16: the fused kernel (fast_flash.h). Short ones keep the GEMMs, whose
+  // per-head key reads need no packing.
+  if (T >= kFlashMinRows && chunk_rows <= 0 && flash_attention_applies(q))
+    return flash_causal_attention(q, keys, values, q_pos0, k_pos0, window_keys, std::sqrt(static_cast<double>(d)))
+        .transpose(0, 1)
+        .reshape({T, heads * d});
 
   const int64_t keys_per_row = window_keys > 0 ? std::min(window_keys, K) : K;
   if (chunk_rows <= 0) chunk_rows = std::max<int64_t>(1, kScoreBudget / std::max<int64_t>(1, groups * keys_per_row));

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "models/fast_flash.h"
 #include "models/fast_softmax.h"
 
 namespace xsam {
@@ -58,6 +59,12 @@ torch::Tensor SamVisionAttention::forward(const torch::Tensor& x) const {
   if (use_rel_pos_) {
     rh = relative_positions(rel_pos_h_, h);  // (h, h, hd): varies with the key row
     rw = relative_positions(rel_pos_w_, w);  // (w, w, hd): varies with the key column
+  }
+  if (use_rel_pos_ && flash_attention_applies(q)) {
+    // bf16 with AVX512-BF16: the fused kernel, same rounding points (fast_flash.h).
+    auto out = flash_sam_attention(q_scaled, q, k, v, rh, rw, w);
+    out = out.reshape({bw, num_heads_, h, w, hd}).permute({0, 2, 3, 1, 4}).reshape({bw, h, w, d});
+    return (*proj_)(out);
   }
   // A step = `nc` batch·heads × `rows` grid rows of queries (see kChunkScores).
   const int64_t per_row = w * tokens;

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "models/fast_flash.h"
 #include "models/fast_softmax.h"
 
 namespace xsam {
@@ -30,12 +31,17 @@ torch::Tensor SiglipEncoderLayer::forward(const torch::Tensor& x) const {
   auto y = (*layer_norm1_)(x);
   // Heads-first and contiguous, [b·heads, t, hd], so that every product below is a plain bmm.
   auto heads = [&](const torch::Tensor& z) {
-    return z.view({b, t, num_heads_, hd}).transpose(1, 2).reshape({b * num_heads_, t, hd});
+    return z.view({b, t, num_heads_, hd}).transpose(1, 2).contiguous().view({b * num_heads_, t, hd});
   };
   auto q = heads((*q_proj_)(y)), k = heads((*k_proj_)(y)), v = heads((*v_proj_)(y));
   const double scale = std::pow(static_cast<double>(hd), -0.5);
-  // A few heads per step (~1 Mi score elements) keep the scores and the fused softmax in the cache.
   const int64_t n = b * num_heads_;
+  if (flash_attention_applies(q)) {  // bf16 with AVX512-BF16: the fused kernel (fast_flash.h)
+    auto out = flash_plain_attention(q, k, v, scale);
+    auto h = x + (*out_proj_)(out.view({b, num_heads_, t, hd}).transpose(1, 2).reshape({b, t, d}));
+    return h + (*fc2_)(at::gelu((*fc1_)((*layer_norm2_)(h)), "tanh"));
+  }
+  // A few heads per step (~1 Mi score elements) keep the scores and the fused softmax in the cache.
   const int64_t step = std::clamp<int64_t>((int64_t(1) << 20) / (t * t), 1, n);
   auto out = at::empty({n, t, hd}, y.options());
   for (int64_t h0 = 0; h0 < n; h0 += step) {
