@@ -60,7 +60,7 @@ char* dup_string(const std::string& s) {
   return out;
 }
 
-torch::Dtype dtype_of(xsam_dtype d, const char* what) {
+torch::Dtype dtype_of(int d, const char* what) {
   switch (d) {
     case XSAM_DTYPE_FP32: return torch::kFloat32;
     case XSAM_DTYPE_BF16:
@@ -115,12 +115,13 @@ xsam_status xsam_model_load(const char* dir, const xsam_model_params* params, xs
     *out = nullptr;
     xsam_model_params p = params ? *params : xsam_model_default_params();
     LoadOptions o;
-    o.dtype = dtype_of(p.dtype, "params.dtype");
-    if (p.device == XSAM_DEVICE_CUDA) {
+    o.dtype = dtype_of(api::enum_int(p.dtype), "params.dtype");
+    const int device = api::enum_int(p.device);
+    if (device == XSAM_DEVICE_CUDA) {
       if (!torch::cuda::is_available()) fail(Status::Unsupported, "params.device: CUDA is not available in this build/machine");
       o.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(p.device_index));
-    } else if (p.device != XSAM_DEVICE_CPU) {
-      fail(Status::InvalidArgument, "params.device: unknown device " + std::to_string(static_cast<int>(p.device)));
+    } else if (device != XSAM_DEVICE_CPU) {
+      fail(Status::InvalidArgument, "params.device: unknown device " + std::to_string(device));
     }
     if (p.n_threads < 0 || p.n_threads > 4096) fail(Status::InvalidArgument, "params.n_threads: out of range");
     o.threads = p.n_threads;
@@ -230,7 +231,7 @@ xsam_status xsam_random_model(const char* out_dir, const char* size_preset, xsam
   return guarded("xsam_random_model", [&] {
     require(out_dir, "out_dir");
     require(size_preset, "size_preset");
-    write_random_model(out_dir, size_preset, dtype_of(dtype, "dtype"), seed, tokenizer_dir ? tokenizer_dir : "");
+    write_random_model(out_dir, size_preset, dtype_of(api::enum_int(dtype), "dtype"), seed, tokenizer_dir ? tokenizer_dir : "");
   });
 }
 

@@ -101,12 +101,12 @@ extern "C" xsam_status xsam_result_overlay_png(const xsam_result* r, const xsam_
     if (!r || !image || !out_png || !out_size) fail(Status::InvalidArgument, "result, image, out_png and out_size must not be NULL");
     if (!image->pixels) fail(Status::InvalidArgument, "image.pixels is NULL");
     PixelFormat f;
-    switch (image->format) {
+    switch (api::enum_int(image->format)) {
       case XSAM_PIXEL_RGB8: f = PixelFormat::RGB; break;
       case XSAM_PIXEL_RGBA8: f = PixelFormat::RGBA; break;
       case XSAM_PIXEL_BGR8: f = PixelFormat::BGR; break;
       case XSAM_PIXEL_GRAY8: f = PixelFormat::Gray; break;
-      default: fail(Status::InvalidArgument, "image.format: unknown pixel format " + std::to_string(int(image->format)));
+      default: fail(Status::InvalidArgument, "image.format: unknown pixel format " + std::to_string(api::enum_int(image->format)));
     }
     Image img = image_from_pixels(image->pixels, image->width, image->height, image->stride, f, 0);
     if (img.width != r->r.width || img.height != r->r.height)

@@ -11,7 +11,7 @@ using namespace xsam;
 
 namespace {
 
-Task task_of(xsam_task t) {
+Task task_of(int t) {
   switch (t) {
     case XSAM_TASK_AUTO: return Task::Auto;
     case XSAM_TASK_CHAT: return Task::Chat;
@@ -28,7 +28,7 @@ Task task_of(xsam_task t) {
   fail(Status::InvalidArgument, "params.task: unknown task " + std::to_string(static_cast<int>(t)));
 }
 
-Mode mode_of(xsam_mode m) {
+Mode mode_of(int m) {
   switch (m) {
     case XSAM_MODE_DEFAULT: return Mode::Default;
     case XSAM_MODE_TEACHER_FORCED: return Mode::TeacherForced;
@@ -37,7 +37,7 @@ Mode mode_of(xsam_mode m) {
   fail(Status::InvalidArgument, "params.mode: unknown mode " + std::to_string(static_cast<int>(m)));
 }
 
-PixelFormat format_of(xsam_pixel_format f) {
+PixelFormat format_of(int f) {
   switch (f) {
     case XSAM_PIXEL_RGB8: return PixelFormat::RGB;
     case XSAM_PIXEL_RGBA8: return PixelFormat::RGBA;
@@ -80,12 +80,12 @@ std::string text_arg(const char* s, const char* what) {
 VisualRef ref_of(const xsam_visual_ref& r, size_t i) {
   const std::string what = "refs[" + std::to_string(i) + "]";
   VisualRef v;
-  switch (r.kind) {
+  switch (api::enum_int(r.kind)) {
     case XSAM_REF_POINT: v.kind = RefKind::Point; break;
     case XSAM_REF_BOX: v.kind = RefKind::Box; break;
     case XSAM_REF_SCRIBBLE: v.kind = RefKind::Scribble; break;
     case XSAM_REF_MASK: v.kind = RefKind::Mask; break;
-    default: fail(Status::InvalidArgument, what + ".kind: unknown ref kind " + std::to_string(static_cast<int>(r.kind)));
+    default: fail(Status::InvalidArgument, what + ".kind: unknown ref kind " + std::to_string(api::enum_int(r.kind)));
   }
   if (v.kind == RefKind::Mask) {
     if (!r.mask) fail(Status::InvalidArgument, what + ".mask is NULL");
@@ -134,12 +134,12 @@ xsam_status xsam_segment(xsam_context* ctx, const xsam_image* image, const char*
     if (n_refs > 64) fail(Status::Limit, "n_refs: at most 64 visual refs per call");
     xsam_segment_params p = params ? *params : xsam_segment_default_params();
     if (!image->pixels) fail(Status::InvalidArgument, "image.pixels is NULL");
-    Image img = image_from_pixels(image->pixels, image->width, image->height, image->stride, format_of(image->format),
+    Image img = image_from_pixels(image->pixels, image->width, image->height, image->stride, format_of(api::enum_int(image->format)),
                                   ctx->ctx.options().max_image_pixels);
 
     SegmentRequest r;
-    r.task = task_of(p.task);
-    r.mode = mode_of(p.mode);
+    r.task = task_of(api::enum_int(p.task));
+    r.mode = mode_of(api::enum_int(p.mode));
     r.prompt = text_arg(prompt, "prompt");
     if (p.n_classes > 0 && !p.classes) fail(Status::InvalidArgument, "params.classes is NULL but n_classes > 0");
     if (p.n_classes > 4096) fail(Status::Limit, "params.n_classes: at most 4096 classes");

@@ -2,7 +2,9 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "pipeline/context.h"
@@ -23,6 +25,16 @@ struct xsam_result {
 };
 
 namespace xsam::api {
+// A C caller may store any int in an enum field, but in C++ loading a value outside a C enum's range (no
+// fixed underlying type) is undefined behaviour (UBSan: "not a valid value for type"). Enum fields and
+// arguments from the caller are therefore read as their bytes and validated as ints.
+template <class E>
+int enum_int(const E& e) {
+  typename std::underlying_type<E>::type v;
+  std::memcpy(&v, &e, sizeof v);
+  return static_cast<int>(v);
+}
+
 // Runs f, turning every exception into a status and the thread-local message.
 xsam_status run_guarded(const char* fn, const std::function<void()>& f);
 // malloc'd copy, freed with xsam_free.
