@@ -6,8 +6,8 @@
 // (x·cos) + (rotate_half(x)·sin) with cos/sin in the activation dtype and every product and the sum
 // rounded to that dtype — the same roundings, so the result is bitwise what the unfused ops give.
 //
-// decode_attention: attention of a decoding step's query row against keys and values read in place
-// from the KV cache (no GEMM set-up per head, no copy): per head,
+// decode_attention: attention of a few query rows (decoding steps, short continuations) against keys and
+// values read in place from the KV cache (no GEMM set-up per head, no copy): per head and row,
 // s_j = q·k_j (fp32 accumulation, rounded to the dtype as the GEMM rounds its output), ÷ sqrt(d),
 // causal / window mask, softmax in fp32 rounded to the dtype, then Σ p_j·v_j with fp32 accumulation
 // rounded to the dtype. Only the summation order differs from the GEMM path.
@@ -26,9 +26,10 @@ struct QkvHeads {
 QkvHeads rope_split_qkv(const torch::Tensor& qkv, const torch::Tensor& cos, const torch::Tensor& sin, int64_t heads,
                         int64_t kv_heads, int64_t head_dim);
 
-// Rows for which decode_attention is used instead of GEMMs: decoding steps only, so that a prompt's rows
-// always take the same path whatever their number (tests/golden/llm_kv_cache_test.cpp compares bitwise).
-constexpr int64_t kDecodeAttentionMaxRows = 1;
+// Rows for which decode_attention is used instead of GEMMs: decoding steps and short continuations (the
+// rest of a prompt after a cached prefix). Each row is computed the same way whatever the number of rows,
+// so prompts below the limit agree bitwise however they are split (tests/golden/llm_kv_cache_test.cpp).
+constexpr int64_t kDecodeAttentionMaxRows = 63;
 
 // Whether decode_attention runs on these operands (CPU with AVX-512, fp32/bf16, keys/values with
 // unit stride in head_dim).

@@ -80,17 +80,20 @@ XSAM_BF16 void qk_rows(const uint32_t* const* qp, const uint32_t* kp, int64_t P,
   int64_t b = b0;
   for (; b + 2 <= b1; b += 2) {
     __m512 acc0[R], acc1[R];
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
     const uint32_t* k0 = kp + b * P * 16;
     const uint32_t* k1 = k0 + P * 16;
     for (int64_t p = 0; p < P; ++p) {
       const __m512i kb0 = _mm512_loadu_si512(k0 + p * 16), kb1 = _mm512_loadu_si512(k1 + p * 16);
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const __m512i qb = _mm512_set1_epi32(static_cast<int>(qp[r][p]));
         acc0[r] = dp(acc0[r], qb, kb0);
         acc1[r] = dp(acc1[r], qb, kb1);
       }
     }
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       _mm512_storeu_ps(scores[r] + b * 16, acc0[r]);
       _mm512_storeu_ps(scores[r] + b * 16 + 16, acc1[r]);
@@ -98,12 +101,15 @@ XSAM_BF16 void qk_rows(const uint32_t* const* qp, const uint32_t* kp, int64_t P,
   }
   for (; b < b1; ++b) {
     __m512 acc[R];
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
     const uint32_t* k0 = kp + b * P * 16;
     for (int64_t p = 0; p < P; ++p) {
       const __m512i kb = _mm512_loadu_si512(k0 + p * 16);
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) acc[r] = dp(acc[r], _mm512_set1_epi32(static_cast<int>(qp[r][p])), kb);
     }
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) _mm512_storeu_ps(scores[r] + b * 16, acc[r]);
   }
 }
@@ -113,17 +119,24 @@ template <int R, int CB>
 XSAM_BF16 void pv_rows(const uint32_t* const* pp, const uint32_t* vp, int64_t hdp, int64_t j0, int64_t j1,
                        float* const* out) {
   __m512 acc[R][CB];
+  #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
     for (int c = 0; c < CB; ++c) acc[r][c] = _mm512_setzero_ps();
   for (int64_t j2 = j0; j2 < j1; ++j2) {
     __m512i vb[CB];
+    #pragma GCC unroll 8
     for (int c = 0; c < CB; ++c) vb[c] = _mm512_loadu_si512(vp + j2 * hdp + c * 16);
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m512i pb = _mm512_set1_epi32(static_cast<int>(pp[r][j2 - j0]));
+      #pragma GCC unroll 8
       for (int c = 0; c < CB; ++c) acc[r][c] = dp(acc[r][c], pb, vb[c]);
     }
   }
+  #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
     for (int c = 0; c < CB; ++c) _mm512_storeu_ps(out[r] + c * 16, acc[r][c]);
 }
 
@@ -179,6 +192,7 @@ void run(const Problem& pb, const Op& op) {
       float* sp[kRows];
       float* op_out[kRows];
       uint32_t* pp[kRows];
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         op.range(h, m0 + r, &lo[r], &hi[r]);
         LO = std::min(LO, lo[r]);
@@ -200,6 +214,7 @@ void run(const Problem& pb, const Op& op) {
         default: qk_rows<4>(qp, kh, P, b0, b1, sp); break;
       }
       const int64_t j0 = LO / 2, j1 = (HI + 1) / 2;
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         float* s = sp[r];
         // The product's output rounding (bf16 GEMM), then the model's own pre-softmax steps and softmax.
@@ -218,6 +233,7 @@ void run(const Problem& pb, const Op& op) {
         case 3: pv_dispatch<3>(cb, pp, vh, hdp, j0, j1, op_out); break;
         default: pv_dispatch<4>(cb, pp, vh, hdp, j0, j1, op_out); break;
       }
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         bf16* o = pb.out + (h * pb.M + m0 + r) * pb.hd;
         for (int64_t c = 0; c < pb.hd; ++c) o[c] = bf16(op_out[r][c]);

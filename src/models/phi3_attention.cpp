@@ -20,7 +20,7 @@ namespace {
 constexpr int64_t kScoreBudget = int64_t(1) << 20;
 
 // Query rows from which the fused bf16 kernel is used (it packs every key and value of the call once).
-constexpr int64_t kFlashMinRows = 64;
+constexpr int64_t kFlashMinRows = kDecodeAttentionMaxRows + 1;
 
 // First visible key position of query position p.
 int64_t first_visible(int64_t p, int64_t window_keys) {
