@@ -192,7 +192,6 @@ void run(const Problem& pb, const Op& op) {
       float* sp[kRows];
       float* op_out[kRows];
       uint32_t* pp[kRows];
-      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         op.range(h, m0 + r, &lo[r], &hi[r]);
         LO = std::min(LO, lo[r]);
@@ -214,7 +213,6 @@ void run(const Problem& pb, const Op& op) {
         default: qk_rows<4>(qp, kh, P, b0, b1, sp); break;
       }
       const int64_t j0 = LO / 2, j1 = (HI + 1) / 2;
-      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         float* s = sp[r];
         // The product's output rounding (bf16 GEMM), then the model's own pre-softmax steps and softmax.
@@ -233,7 +231,6 @@ void run(const Problem& pb, const Op& op) {
         case 3: pv_dispatch<3>(cb, pp, vh, hdp, j0, j1, op_out); break;
         default: pv_dispatch<4>(cb, pp, vh, hdp, j0, j1, op_out); break;
       }
-      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         bf16* o = pb.out + (h * pb.M + m0 + r) * pb.hd;
         for (int64_t c = 0; c < pb.hd; ++c) o[c] = bf16(op_out[r][c]);

@@ -242,13 +242,20 @@ struct HttpServer::Impl {
 
   void give_up(Job& job, CancelReason why) {
     job.cancel(why);
-    metrics.count_cancelled(reason_label(why));
+    report_cancel(job);
+  }
+
+  // Counts the job's cancellation under the reason that won (the worker may have timed it out first).
+  void report_cancel(Job& job) {
+    if (job.claim_cancel_report()) metrics.count_cancelled(reason_label(job.cancel_reason()));
   }
 
   // The finished job's JSON; a job cancelled for its deadline reads as a timeout.
-  std::string reply(const Job& job) {
-    if (job.status() == XSAM_ERR_CANCELLED && job.cancel_reason() == CancelReason::Timeout)
+  std::string reply(Job& job) {
+    if (job.status() == XSAM_ERR_CANCELLED && job.cancel_reason() == CancelReason::Timeout) {
+      report_cancel(job);
       throw timeout_error(options.timeout_seconds);
+    }
     SegmentReply r = build_reply(job);
     metrics.observe_segment(job.total_seconds(), job.queue_seconds(), r.timings, r.image_cache_hit);
     return std::move(r.body);

@@ -40,6 +40,15 @@ class Job {
   }
   bool cancelled() const { return cancel_reason_.load() != int(CancelReason::None); }
   CancelReason cancel_reason() const { return CancelReason(cancel_reason_.load()); }
+  // The deadline belongs to the clock, not to whoever looks first: the worker cancels at the first token
+  // past it even when the waiting thread's poll has not come round yet.
+  bool cancel_if_past_deadline() {
+    if (Clock::now() > deadline) cancel(CancelReason::Timeout);
+    return cancelled();
+  }
+  // True exactly once per cancelled job: the waiting thread and the worker may both see the cancellation,
+  // the metrics must count it once.
+  bool claim_cancel_report() { return cancelled() && !cancel_reported_.exchange(true); }
 
   // ---- worker side
   void started(int worker) {
@@ -95,6 +104,7 @@ class Job {
 
  private:
   std::atomic<int> cancel_reason_{int(CancelReason::None)};
+  std::atomic<bool> cancel_reported_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> pieces_;

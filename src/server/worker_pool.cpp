@@ -10,7 +10,7 @@ namespace {
 // The token callback: counts (and, when streaming, queues) the piece; returning 0 cancels the request.
 int on_token(const char* piece, int32_t, void* user) {
   Job* job = static_cast<Job*>(user);
-  if (job->cancelled()) return 0;
+  if (job->cancel_if_past_deadline()) return 0;
   job->add_token(piece);
   return 1;
 }
@@ -121,7 +121,7 @@ void WorkerPool::run(int w) {
       remember(job->input.image_key, w);
     }
     job->started(w);
-    if (job->cancelled()) {
+    if (job->cancel_if_past_deadline()) {
       job->finish(XSAM_ERR_CANCELLED, "cancelled before it started", nullptr);
     } else {
       const SegmentInput& in = job->input;

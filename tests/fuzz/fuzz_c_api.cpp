@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "fuzz_input.h"
@@ -43,6 +44,14 @@ void remove_tmp_dir() {
     std::string cmd = "rm -rf '" + g_tmp_dir + "'";  // mkdtemp name: no quotes in it
     if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "fuzz_c_api: could not remove %s\n", g_tmp_dir.c_str());
   }
+}
+
+// Stores any int into a C enum field as a C caller may (a C++ static_cast of an out-of-range value, and
+// any later load of it, would be undefined behaviour in this file rather than a test of the library).
+template <class E>
+void set_enum(E& field, int value) {
+  typename std::underlying_type<E>::type v = static_cast<typename std::underlying_type<E>::type>(value);
+  std::memcpy(&field, &v, sizeof v);
 }
 
 struct Request {
@@ -81,11 +90,11 @@ void build(xsam::fuzz::Input& in, Request& r) {
   r.image.width = w;
   r.image.height = h;
   r.image.stride = in.flag() ? 0 : stride;
-  r.image.format = static_cast<xsam_pixel_format>(fmt);
+  set_enum(r.image.format, fmt);
 
   auto& p = r.params;
-  p.task = static_cast<xsam_task>(in.range(0, 11));  // 11: invalid
-  p.mode = static_cast<xsam_mode>(in.range(0, 3));   // 3: invalid
+  set_enum(p.task, static_cast<int>(in.range(0, 11)));  // 11: invalid
+  set_enum(p.mode, static_cast<int>(in.range(0, 3)));  // 3: invalid
   r.null_prompt = in.byte() < 32;
   r.prompt = in.str(80);
   for (int i = static_cast<int>(in.range(0, 3)); i > 0; --i) r.class_storage.push_back(in.str(12));
@@ -99,8 +108,9 @@ void build(xsam::fuzz::Input& in, Request& r) {
   r.mask_storage.resize(n_refs);
   for (int i = 0; i < n_refs; ++i) {
     xsam_visual_ref ref{};
-    ref.kind = static_cast<xsam_ref_kind>(in.range(0, 4));  // 4: invalid
-    if (ref.kind == XSAM_REF_MASK) {
+    const int kind = static_cast<int>(in.range(0, 4));  // 4: invalid
+    set_enum(ref.kind, kind);
+    if (kind == XSAM_REF_MASK) {
       ref.mask_width = in.flag() ? w : static_cast<int>(in.range(-1, 64));
       ref.mask_height = in.flag() ? h : static_cast<int>(in.range(-1, 64));
       if (ref.mask_width > 0 && ref.mask_height > 0) {

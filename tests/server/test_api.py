@@ -425,12 +425,16 @@ class BusyServer(unittest.TestCase):
 
 
 class TimeoutServer(unittest.TestCase):
-    """--timeout: a request that runs too long is cancelled and answered 504."""
+    """--timeout: a request that runs too long is cancelled and answered 504.
+
+    The timeout is a small fraction of what the long request needs even on a fast machine (3000 tokens of
+    the tiny model take about a second on 2 cores): the worker enforces the deadline at every token, so the
+    request cannot slip through between the waiting thread's polls."""
 
     @classmethod
     def setUpClass(cls):
         cls.server = harness.Server(OPTS['xsam'], MODEL, os.path.join(WORK, 'server-timeout.log'),
-                                    '--timeout', '1.5', '--max-new-tokens', '3000')
+                                    '--timeout', '0.25', '--max-new-tokens', '3000')
 
     @classmethod
     def tearDownClass(cls):
@@ -449,7 +453,7 @@ class TimeoutServer(unittest.TestCase):
         self.assertEqual(events[-1][1]['error']['code'], 'timeout')
         self.assertEqual(self.server.metric('xsam_requests_cancelled_total{reason="timeout"}'), 2)
         # The server still answers (a few tries: on a loaded machine the worker may still be finishing
-        # the cancelled request's vision stage when the first try's 1.5 s are up).
+        # the cancelled request's vision stage when the first try's 0.25 s are up; the image is then cached).
         for _ in range(10):
             status, _, body = self.server.post_json({'image': request['image'], 'task': 'chat', 'prompt': 'Hi',
                                                      'max_new_tokens': 2})
