@@ -95,11 +95,12 @@ void row_tiles_dp(const c10::BFloat16* w, const c10::BFloat16* xb, int64_t M, in
   }
 }
 
+// One weight row at a time: a single sequential stream per thread, which the hardware prefetcher follows
+// at full speed (four interleaved row streams measured ~30% slower on this EPYC for one input row); the
+// row stays in L1 for every tile of input rows.
 void run_rows_dp(int64_t M, const c10::BFloat16* w, const c10::BFloat16* xb, int64_t K, int64_t n0, int64_t n1,
                  float* out, int64_t N, const float* bias) {
-  int64_t n = n0;
-  for (; n + 4 <= n1; n += 4) row_tiles_dp<4>(w, xb, M, K, n, out, N, bias);
-  for (; n < n1; ++n) row_tiles_dp<1>(w, xb, M, K, n, out, N, bias);
+  for (int64_t n = n0; n < n1; ++n) row_tiles_dp<1>(w, xb, M, K, n, out, N, bias);
 }
 
 bool cpu_has_bf16() {
