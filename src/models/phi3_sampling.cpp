@@ -23,11 +23,21 @@ TokenSampler::TokenSampler(const SamplingOptions& options) : options_(options) {
 
 int64_t TokenSampler::next(const torch::Tensor& logits) {
   at::NoGradGuard no_grad;
-  if (!options_.do_sample) return logits.argmax().item<int64_t>();
+  // A temperature below float's smallest denormal is 0 in the fp32 division: its limit, greedy, directly.
+  if (!options_.do_sample || static_cast<float>(options_.temperature) == 0.0f) return logits.argmax().item<int64_t>();
 
   const float minus_inf = -std::numeric_limits<float>::infinity();
   auto scores = logits.to(at::kCPU, at::kFloat).reshape({1, -1});
-  if (options_.temperature != 1.0) scores = scores / options_.temperature;
+  if (options_.temperature != 1.0) {
+    auto divided = scores / options_.temperature;
+    // A tiny temperature can overflow the largest scores to inf, and softmax then gives NaN. Dividing the
+    // scores less their maximum is the same distribution in exact arithmetic and cannot overflow (the
+    // best token gets 0, the others tend to -inf: the greedy limit); used only then, so that ordinary
+    // temperatures keep HF's rounding bit for bit.
+    if (!at::isfinite(divided.max()).item<bool>() && at::isfinite(scores.max()).item<bool>())
+      divided = (scores - scores.max()) / options_.temperature;
+    scores = divided;
+  }
   if (options_.top_k > 0) {
     // HF TopKLogitsWarper: drop scores below the k-th largest.
     const int64_t k = std::min<int64_t>(options_.top_k, scores.size(-1));

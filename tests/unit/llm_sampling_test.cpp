@@ -1,5 +1,6 @@
 // Next-token choice: greedy (first index on ties), seeded sampling, HF-order warpers, option validation.
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -39,6 +40,31 @@ TEST(LlmSampling, DrawsFollowTheProbabilities) {
   int ones = 0;
   for (int i = 0; i < 4000; ++i) ones += sampler.next(logits) == 1;
   EXPECT_NEAR(ones / 4000.0, 0.75, 0.03);
+}
+
+// Found by the C API fuzzer: logits / 1e-30 overflow to inf and softmax gave NaN (multinomial threw).
+// The limit of a vanishing temperature is greedy; with top-k / top-p too.
+TEST(LlmSampling, TinyTemperatureIsTheGreedyLimitNotNaN) {
+  auto logits = torch::tensor({1.0f, 3.0f, -2.0f, 2.5f, -std::numeric_limits<float>::infinity()});
+  for (double t : {1e-30, 1e-38, 1e-45, 1e-300}) {
+    for (int top_k : {0, 2}) {
+      SamplingOptions s;
+      s.do_sample = true;
+      s.temperature = t;
+      s.top_k = top_k;
+      s.top_p = top_k ? 0.9 : 1.0;
+      TokenSampler sampler(s);
+      for (int i = 0; i < 20; ++i) EXPECT_EQ(sampler.next(logits), 1) << "temperature " << t << " top_k " << top_k;
+    }
+  }
+  // An ordinary temperature still samples (both of two equal tokens drawn).
+  SamplingOptions s;
+  s.do_sample = true;
+  s.temperature = 0.5;
+  TokenSampler sampler(s);
+  std::set<int64_t> seen;
+  for (int i = 0; i < 200; ++i) seen.insert(sampler.next(torch::tensor({2.0f, 2.0f, -30.0f})));
+  EXPECT_EQ(seen, (std::set<int64_t>{0, 1}));
 }
 
 TEST(LlmSampling, TopKAndTopPRestrictTheCandidates) {
