@@ -41,10 +41,9 @@ if ls tests/python/test_*.py >/dev/null 2>&1 || ls bindings/python/tests/test_*.
   [ -d bindings/python/tests ] && paths+=(bindings/python/tests)
   # Debian's interpreter: it has python3-torch and python3-pytest (a python3 earlier on PATH may not).
   if [ "$sanitize" = 1 ]; then
-    # An ASan-built libxsam can be loaded into python3 only with the ASan runtime first, and libstdc++ with it:
-    # python3 does not link libstdc++, so ASan's __cxa_throw interceptor finds no real __cxa_throw and aborts
-    # at the library's first C++ exception ("CHECK failed: asan_interceptors.cpp"). Python itself leaks by design.
-    LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libstdc++.so)" ASAN_OPTIONS=detect_leaks=0 /usr/bin/python3 -m pytest -q "${paths[@]}" || status=1
+    # An ASan-built libxsam loads into python3 only with the preloads its configure step wrote (the ASan
+    # runtime and libstdc++; see CMakeLists.txt). Python itself leaks by design.
+    LD_PRELOAD="$(cat "$dir/python-preload.txt")" ASAN_OPTIONS=detect_leaks=0 /usr/bin/python3 -m pytest -q "${paths[@]}" || status=1
   else
     /usr/bin/python3 -m pytest -q "${paths[@]}" || status=1
   fi

@@ -34,8 +34,10 @@ int64_t TokenSampler::next(const torch::Tensor& logits) {
     // scores less their maximum is the same distribution in exact arithmetic and cannot overflow (the
     // best token gets 0, the others tend to -inf: the greedy limit); used only then, so that ordinary
     // temperatures keep HF's rounding bit for bit.
-    if (!at::isfinite(divided.max()).item<bool>() && at::isfinite(scores.max()).item<bool>())
-      divided = (scores - scores.max()) / options_.temperature;
+    if (!at::isfinite(divided.max()).item<bool>()) {
+      const auto best = scores.max();
+      if (at::isfinite(best).item<bool>()) divided = (scores - best) / options_.temperature;
+    }
     scores = divided;
   }
   if (options_.top_k > 0) {
