@@ -65,7 +65,7 @@ typedef enum { XSAM_DTYPE_AUTO = 0, XSAM_DTYPE_FP32 = 1, XSAM_DTYPE_BF16 = 2 } x
 typedef enum { XSAM_DEVICE_CPU = 0, XSAM_DEVICE_CUDA = 1 } xsam_device;
 
 typedef struct {
-  xsam_dtype dtype;           /* runtime dtype; AUTO = bf16 on CPU with bf16 support, else fp32 */
+  xsam_dtype dtype;           /* runtime dtype; AUTO = bf16 where the CPU path has AVX-512 (or on CUDA), else fp32 */
   xsam_device device;
   int device_index;
   int n_threads;              /* intra-op threads; <= 0: all physical cores */
@@ -73,6 +73,10 @@ typedef struct {
   const char *tokenizer_plugin; /* path of libxsam_tokenizer.so; NULL: beside libxsam */
   const char *preset;         /* NULL: as config.json says; "aaai26" / "main" to override behaviour */
   int sliding_window_keys;    /* -1: as config.json says; 0 none, 2047 or 2048 */
+  /* CPU kernel path cap: NULL or "auto" = $XSAM_CPU if set, else the best this CPU has; or "generic",
+     "avx2", "avx512", "avx512bf16". Above what the CPU has: XSAM_ERR_UNSUPPORTED naming both. The path is
+     process-wide (the most recent load sets it); see docs/numerics.md. */
+  const char *cpu;
 } xsam_model_params;
 
 XSAM_API xsam_model_params xsam_model_default_params(void);

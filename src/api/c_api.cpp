@@ -105,6 +105,7 @@ xsam_model_params xsam_model_default_params(void) {
   p.tokenizer_plugin = nullptr;
   p.preset = nullptr;
   p.sliding_window_keys = -1;
+  p.cpu = nullptr;
   return p;
 }
 
@@ -116,6 +117,8 @@ xsam_status xsam_model_load(const char* dir, const xsam_model_params* params, xs
     xsam_model_params p = params ? *params : xsam_model_default_params();
     LoadOptions o;
     o.dtype = dtype_of(api::enum_int(p.dtype), "params.dtype");
+    o.dtype_auto = api::enum_int(p.dtype) == XSAM_DTYPE_AUTO;
+    if (p.cpu) o.cpu = p.cpu;
     const int device = api::enum_int(p.device);
     if (device == XSAM_DEVICE_CUDA) {
       if (!torch::cuda::is_available()) fail(Status::Unsupported, "params.device: CUDA is not available in this build/machine");

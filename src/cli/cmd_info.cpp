@@ -49,6 +49,10 @@ int cmd_info(int argc, char** argv) {
                 j["tokenizer"]["mode"].get<std::string>().c_str(), j["tokenizer"]["vocab_size"].get<long long>());
     std::printf("dtype       %s on %s, %d threads\n", j["dtype"].get<std::string>().c_str(),
                 j["device"].get<std::string>().c_str(), j["threads"].get<int>());
+    std::string features;
+    for (const auto& f : j["cpu"]["features"]) features += (features.empty() ? "" : " ") + f.get<std::string>();
+    std::printf("cpu path    %s (this CPU supports up to %s; features: %s)\n", j["cpu"]["path"].get<std::string>().c_str(),
+                j["cpu"]["supported_path"].get<std::string>().c_str(), features.empty() ? "-" : features.c_str());
     std::printf("parameters  %lld (weight files %.1f MB), loaded in %.2f s%s\n", j["parameters"].get<long long>(),
                 j["weight_bytes"].get<double>() / 1e6, j["load_seconds"].get<double>(), verify ? ", checksums verified" : "");
     std::printf("image rows  %d per <image>\n", j["image_tokens"].get<int>());

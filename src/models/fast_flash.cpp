@@ -22,10 +22,7 @@ using bf16 = c10::BFloat16;
 
 constexpr int kRows = 4;  // query rows per block: 4 × 2 score accumulators, 4 × (head_dim / 16) output ones
 
-bool cpu_has_bf16() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
-  return yes;
-}
+bool cpu_has_bf16() { return simd::bf16_dot_available(); }
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 

@@ -92,10 +92,7 @@ void run_rows_dp(int64_t M, const c10::BFloat16* w, const c10::BFloat16* xb, int
     }
 }
 
-bool cpu_has_bf16() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
-  return yes;
-}
+bool cpu_has_bf16() { return simd::bf16_dot_available(); }
 
 template <int NB, class W>
 void row_tiles(const W* w, const float* xs, int64_t M, int64_t K, int64_t n, float* out, int64_t N, const float* bias) {

@@ -15,14 +15,16 @@
 
 #include <c10/util/BFloat16.h>
 
+#include "core/cpu_path.h"
+
 #define XSAM_AVX512 __attribute__((target("avx512f")))
 
 namespace xsam::simd {
 
-inline bool available() {
-  static const bool yes = __builtin_cpu_supports("avx512f");
-  return yes;
-}
+// The AVX-512 kernels run when the active CPU path (core/cpu_path.h, capped by XSAM_CPU) reaches avx512.
+inline bool available() { return cpu_path_active() >= CpuPath::Avx512; }
+// The kernels with native bf16 dot products (VDPBF16PS) need the avx512bf16 path.
+inline bool bf16_dot_available() { return cpu_path_active() >= CpuPath::Avx512Bf16; }
 
 XSAM_AVX512 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
 XSAM_AVX512 inline __m512 load16(const c10::BFloat16* p) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/cpu_path.h"
 #include "core/error.h"
 #include "io/sha256.h"
 #include "io/weights.h"
@@ -60,6 +61,10 @@ std::shared_ptr<LoadedModel> load_model(const std::string& dir, const LoadOption
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Status::Io, dir + ": model directory not found");
   torch::set_num_threads(options.threads > 0 ? options.threads : default_thread_count());
+  const CpuPath path = set_cpu_path(options.cpu, "params.cpu");
+  torch::Dtype dtype = options.dtype;
+  if (options.dtype_auto)
+    dtype = options.device.is_cpu() && path < CpuPath::Avx512 ? torch::kFloat32 : torch::kBFloat16;
   auto m = std::make_shared<LoadedModel>();
   m->dir = dir;
   m->config = load_model_config(dir + "/config.json");
@@ -103,7 +108,7 @@ std::shared_ptr<LoadedModel> load_model(const std::string& dir, const LoadOption
       struct stat fs {};
       if (::stat(f->path().c_str(), &fs) == 0) m->weight_bytes += fs.st_size;
     }
-    m->net = std::make_unique<XSamModel>(m->config, store, options.dtype, options.device, skipped_layers);
+    m->net = std::make_unique<XSamModel>(m->config, store, dtype, options.device, skipped_layers);
   }  // weights already in the runtime dtype keep their part of the mapping alive; the rest is released
   m->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return m;

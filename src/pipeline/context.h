@@ -18,6 +18,10 @@ namespace xsam {
 
 struct LoadOptions {
   torch::Dtype dtype = torch::kFloat32;
+  // The runtime dtype follows the CPU: bf16 where the kernel path has AVX-512 (oneDNN's bf16 GEMMs), fp32
+  // below (libtorch's bf16 GEMMs there are ~100x slower than fp32); `dtype` is then ignored.
+  bool dtype_auto = false;
+  std::string cpu;                    // kernel path cap ("", "auto", "generic", "avx2", "avx512", "avx512bf16")
   torch::Device device = torch::kCPU;
   int threads = 0;                    // <= 0: physical cores
   bool verify_checksums = false;      // sha256 of weight files vs checksums.json (DECISIONS B7)

@@ -4,11 +4,14 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/cpu_path.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "io/random_weights.h"
@@ -34,6 +37,14 @@ void write_text(const std::string& path, const std::string& text) {
     if (!out) fail(Status::Io, tmp + ": write failed");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(Status::Io, path + ": cannot rename from " + tmp);
+}
+
+// mkdir -p without a shell: a directory name is data, whatever quotes or `$(...)` it holds.
+void create_directories(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir, ec))
+    fail(Status::Io, dir + ": cannot create the output directory" + (ec ? ": " + ec.message() : std::string()));
 }
 
 void copy_file(const std::string& from, const std::string& to) {
@@ -88,8 +99,7 @@ void write_random_model(const std::string& out_dir, const std::string& size_pres
       break;
     }
   config.tokenizer.mode = tokenizer_json.empty() ? TokenizerMode::Slow : TokenizerMode::Fast;
-  if (std::system(("mkdir -p '" + out_dir + "'").c_str()) != 0 || !exists(out_dir))
-    fail(Status::Io, out_dir + ": cannot create the output directory");
+  create_directories(out_dir);
 
   TokenizerOptions topts;
   topts.mode = config.tokenizer.mode;
@@ -113,6 +123,13 @@ void convert_upstream_config(const std::string& upstream_path, const std::string
   write_text(out_path, model_config_to_json(c).dump(2) + "\n");
 }
 
+// The CPU's features and the kernel path in effect (core/cpu_path.h).
+nlohmann::json cpu_info() {
+  return {{"features", cpu_features()},
+          {"supported_path", cpu_path_name(cpu_path_supported())},
+          {"path", cpu_path_name(cpu_path_active())}};
+}
+
 nlohmann::json model_info(const LoadedModel& m) {
   using nlohmann::json;
   const auto& c = m.config;
@@ -127,6 +144,7 @@ nlohmann::json model_info(const LoadedModel& m) {
           {"dtype", m.net->dtype() == torch::kBFloat16 ? "bf16" : "fp32"},
           {"device", m.net->device().str()},
           {"threads", torch::get_num_threads()},
+          {"cpu", cpu_info()},
           {"parameters", m.net->parameter_count()},
           {"weight_bytes", m.weight_bytes},
           {"load_seconds", m.load_seconds},

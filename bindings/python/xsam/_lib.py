@@ -49,6 +49,7 @@ class ModelParams(Structure):
         ("tokenizer_plugin", c_char_p),
         ("preset", c_char_p),
         ("sliding_window_keys", c_int),
+        ("cpu", c_char_p),
     ]
 
 

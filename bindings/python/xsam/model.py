@@ -17,9 +17,11 @@ class Model(Handle):
             with model.context() as ctx:
                 result = ctx.segment(image, "ins: person, car")
 
-    dtype: "auto" (bf16 on CPU), "fp32" or "bf16"; device: "cpu" or "cuda"; threads: intra-op threads
+    dtype: "auto" (bf16 where the CPU path has AVX-512, else fp32), "fp32" or "bf16"; device: "cpu" or "cuda"; threads: intra-op threads
     (None or 0: all physical cores); verify_checksums: check every weight file's sha256; preset: None (as
-    config.json says), "aaai26" or "main"; sliding_window_keys: None (as config.json says), 0, 2047 or 2048.
+    config.json says), "aaai26" or "main"; sliding_window_keys: None (as config.json says), 0, 2047 or 2048;
+    cpu: the CPU kernel path cap, None/"auto" ($XSAM_CPU or the CPU's best), "generic", "avx2", "avx512",
+    "avx512bf16" (process-wide).
     Closing the model closes its contexts first.
     """
 
@@ -27,7 +29,7 @@ class Model(Handle):
     _kind = "model"
 
     def __init__(self, path, dtype="auto", threads=None, device="cpu", device_index=0, verify_checksums=False,
-                 tokenizer_plugin=None, preset=None, sliding_window_keys=None):
+                 tokenizer_plugin=None, preset=None, sliding_window_keys=None, cpu=None):
         super().__init__()
         self.path = os.fspath(path)
         self._contexts = weakref.WeakSet()
@@ -41,6 +43,7 @@ class Model(Handle):
         p.tokenizer_plugin = _lib.encode(tokenizer_plugin, "tokenizer_plugin")
         p.preset = _lib.encode(preset, "preset")
         p.sliding_window_keys = -1 if sliding_window_keys is None else int(sliding_window_keys)
+        p.cpu = _lib.encode(cpu, "cpu")
         check(L.xsam_model_load(_lib.encode(self.path, "path"), ctypes.byref(p), ctypes.byref(self._ptr)))
 
     def info(self):
