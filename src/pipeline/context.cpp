@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "io/sha256.h"
 #include "io/weights.h"
+#include "text/tokenizer_json_check.h"
 
 namespace xsam {
 
@@ -92,6 +93,7 @@ std::shared_ptr<LoadedModel> load_model(const std::string& dir, const LoadOption
   struct stat ts {};
   const bool nested = ::stat((dir + "/tokenizer.model").c_str(), &ts) != 0 && ::stat((dir + "/tokenizer/tokenizer.model").c_str(), &ts) == 0;
   m->tok = Tokenizer::from_directory(nested ? dir + "/tokenizer" : dir, topts);
+  check_tokenizer_json(nested ? dir + "/tokenizer" : dir, m->tokenizer());  // the structure xsam implements, or refused
   if (m->tokenizer().vocab_size() > m->config.llm.vocab_size)
     fail(Status::Model, dir + ": tokenizer has " + std::to_string(m->tokenizer().vocab_size()) +
                             " tokens but the LLM vocabulary (config llm.vocab_size) has " +

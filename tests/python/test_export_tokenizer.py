@@ -6,7 +6,9 @@ import shutil
 
 import pytest
 
-from test_export_support import GOLDEN_MODEL, GOLDEN_TOKENIZER, run_export, write_hparams
+from test_export_support import GOLDEN_MODEL, GOLDEN_TOKENIZER, REPO, run_export, write_hparams
+
+PHI3_TOKENIZER_JSON = os.path.join(REPO, "tests", "data", "tokenizer", "tokenizer.json")
 
 # Spec §3.1: ids 0-2 and Phi-3's 32000-32010 with the flags of tokenizer_config.json, then X-SAM's tokens.
 # all_special: bos/eos/unk/pad (<s>, <|endoftext|>, <unk>) and the three X-SAM tokens, nothing else.
@@ -88,8 +90,7 @@ def test_slow_mode_without_tokenizer_json(golden_export):
 def test_fast_mode_with_tokenizer_json(tmp_path):
     src = tmp_path / "tok"
     shutil.copytree(GOLDEN_TOKENIZER, src)
-    fast = {"version": "1.0", "added_tokens": [], "model": {"type": "BPE"}, "note": "stand-in for Phi-3's file"}
-    (src / "tokenizer.json").write_text(json.dumps(fast))
+    shutil.copyfile(PHI3_TOKENIZER_JSON, src / "tokenizer.json")  # Phi-3's file: checked, then copied
     out, _ = export(tmp_path, src)
     assert json.load(open(os.path.join(out, "config.json")))["tokenizer"] == {"mode": "fast"}
     assert filecmp.cmp(src / "tokenizer.json", os.path.join(out, "tokenizer.json"), shallow=False)
@@ -101,8 +102,9 @@ def test_flags_from_tokenizer_json_when_the_config_has_none(tmp_path):
     config = json.load(open(src / "tokenizer_config.json"))
     decoder = config.pop("added_tokens_decoder")
     (src / "tokenizer_config.json").write_text(json.dumps(config))
-    added = [dict(v, id=int(k)) for k, v in decoder.items()]
-    (src / "tokenizer.json").write_text(json.dumps({"added_tokens": added}))
+    added = json.load(open(PHI3_TOKENIZER_JSON))["added_tokens"]  # the same flags as the config's
+    assert [(t["id"], t["content"]) for t in added] == [(int(k), v["content"]) for k, v in decoder.items()]
+    shutil.copyfile(PHI3_TOKENIZER_JSON, src / "tokenizer.json")
     out, _ = export(tmp_path, src)
     assert summary(added_tokens(out)) == EXPECTED_ADDED_TOKENS
 

@@ -1,6 +1,7 @@
 """`xsam-export`: the steps, in order. Everything is checked before the first byte is written; the
 weight files are written first and config.json last, so a directory with a config.json is complete."""
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -158,11 +159,26 @@ def export(args, log):
     for path in tokenizer.files_to_copy():
         shutil.copyfile(path, os.path.join(args.out, os.path.basename(path)))
     _write_json(os.path.join(args.out, ADDED_TOKENS_FILE), tokenizer.document())
+    # every tokenizer file too: the copies (as read and checked above) and xsam's added_tokens.json
+    for name, digest in tokenizer.checksums().items():
+        if _sha256(os.path.join(args.out, name)) != digest:
+            raise ExportError(f"{os.path.join(args.out, name)}: the copy differs from {args.tokenizer}/{name}")
+        checksums[name] = digest
+    checksums[ADDED_TOKENS_FILE] = _sha256(os.path.join(args.out, ADDED_TOKENS_FILE))
     _write_json(os.path.join(args.out, CHECKSUMS_FILE), dict(sorted(checksums.items())))
     _write_json(os.path.join(args.out, CONFIG_FILE), final)
-    files = sorted(checksums) + ([INDEX_FILE] if len(checksums) > 1 else [])
+    weight_files = [n for n in checksums if n.endswith(".safetensors")]
+    files = sorted(weight_files) + ([INDEX_FILE] if len(weight_files) > 1 else [])
     log(f"wrote {args.out}: {', '.join(files)}, tokenizer ({tokenizer.mode}), {len(tokenizer.added_tokens)} added "
         f"tokens, config.json; {time.time() - start:.0f} s")
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _write_json(path, data):

@@ -21,8 +21,10 @@ Output:
 import hashlib
 import json
 import os
+import struct
 
 from .errors import ExportError
+from .tokenizer_json_check import check_tokenizer_json
 
 ADDED_TOKENS_FORMAT = "xsam-added-tokens"
 XSAM_TOKENS = ("<SEG>", "<p>", "</p>")
@@ -56,30 +58,56 @@ def _varint(data, pos):
             return value, pos
 
 
-def count_sentencepiece_pieces(data, path="tokenizer.model"):
-    """Number of pieces in a SentencePiece ModelProto (repeated field 1), read without sentencepiece."""
-    pos, pieces = 0, 0
+def _fields(data, path):
+    """(field, wire type, value) of a protobuf message: value is an int (varint), bytes (length-delimited)
+    or the raw 4/8 bytes of a fixed-width field."""
+    pos = 0
     while pos < len(data):
         key, pos = _varint(data, pos)
         field, wire = key >> 3, key & 7
         if wire == 0:
-            _, pos = _varint(data, pos)
-        elif wire == 1:
-            pos += 8
+            value, pos = _varint(data, pos)
+        elif wire in (1, 5):
+            width = 8 if wire == 1 else 4
+            value, pos = data[pos:pos + width], pos + width
         elif wire == 2:
             length, pos = _varint(data, pos)
-            pos += length
-            if field == 1:
-                pieces += 1
-        elif wire == 5:
-            pos += 4
+            value, pos = data[pos:pos + length], pos + length
         else:
             raise ExportError(f"{path}: not a SentencePiece model (protobuf wire type {wire})")
         if pos > len(data):
             raise ExportError(f"{path}: not a SentencePiece model (truncated field {field})")
-    if pieces == 0:
+        yield field, wire, value
+
+
+def sentencepiece_pieces(data, path="tokenizer.model"):
+    """(pieces, scores) of a SentencePiece ModelProto (repeated field 1: SentencePiece {piece = 1,
+    score = 2}), read without sentencepiece."""
+    pieces, scores = [], []
+    for field, wire, value in _fields(data, path):
+        if field != 1 or wire != 2:
+            continue
+        piece, score = None, 0.0
+        for f, w, v in _fields(value, path):
+            if f == 1 and w == 2:
+                try:
+                    piece = bytes(v).decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ExportError(f"{path}: piece {len(pieces)} is not UTF-8") from None
+            elif f == 2 and w == 5:
+                score = struct.unpack("<f", v)[0]
+        if piece is None:
+            raise ExportError(f"{path}: piece {len(pieces)} has no text")
+        pieces.append(piece)
+        scores.append(score)
+    if not pieces:
         raise ExportError(f"{path}: a SentencePiece model with no pieces")
-    return pieces
+    return pieces, scores
+
+
+def count_sentencepiece_pieces(data, path="tokenizer.model"):
+    """Number of pieces in a SentencePiece ModelProto (repeated field 1), read without sentencepiece."""
+    return len(sentencepiece_pieces(data, path)[0])
 
 
 def _content(value):
@@ -100,7 +128,8 @@ class TokenizerFiles:
                                   f"with Phi-3's tokenizer files)")
         with open(self.model_path, "rb") as f:
             data = f.read()
-        self.num_pieces = count_sentencepiece_pieces(data, self.model_path)
+        self.pieces, self.scores = sentencepiece_pieces(data, self.model_path)
+        self.num_pieces = len(self.pieces)
         self.model_sha256 = hashlib.sha256(data).hexdigest()
         self.is_phi3_model = self.model_sha256 == PHI3_TOKENIZER_MODEL_SHA256
         self.config = _read_json(self.config_path)
@@ -111,6 +140,16 @@ class TokenizerFiles:
         self.mode = "fast" if self.fast_path else "slow"
         self.added_tokens = self._added_tokens()
         self.vocab_size = max(self.num_pieces, self.added_tokens[-1]["id"] + 1)
+        if self.fast_path:  # xsam's fast tokenizer implements one structure: refuse any other (field named)
+            check_tokenizer_json(self.fast_path, self.pieces, self.scores, {t["id"]: t for t in self.added_tokens})
+
+    def checksums(self):
+        """sha256 of every tokenizer file the exporter copies, by file name (for checksums.json)."""
+        out = {}
+        for path in self.files_to_copy():
+            with open(path, "rb") as f:
+                out[os.path.basename(path)] = hashlib.sha256(f.read()).hexdigest()
+        return out
 
     def files_to_copy(self):
         return [p for p in (self.model_path, self.config_path, self.fast_path, self.special_map_path) if p]
@@ -181,7 +220,17 @@ class TokenizerFiles:
                                   f"(Phi-3's tokenizer_config.json lists ids 0-2 in added_tokens_decoder)")
         next_id = max(self.num_pieces, max(tokens) + 1)
         for content in XSAM_TOKENS:  # X-SAM adds them to the tokenizer at start-up, at the next free ids
-            if content not in by_content:
+            if content in by_content:  # a tokenizer saved by X-SAM lists them: they must be what it adds
+                tid = by_content[content]
+                wrong = [f"{f}={str(tokens[tid][f]).lower()}" for f in _FLAGS if tokens[tid][f] != _XSAM_FLAGS[f]]
+                if wrong:
+                    raise ExportError(f"{self.config_path}: added token {content!r} (id {tid}) has {', '.join(wrong)}; "
+                                      f"X-SAM adds it with add_tokens(..., special_tokens=True): lstrip, rstrip and "
+                                      f"normalized false, special true")
+                if tid < self.num_pieces:
+                    raise ExportError(f"{self.config_path}: added token {content!r} has id {tid}, inside the "
+                                      f"{self.num_pieces} SentencePiece pieces; X-SAM's tokens follow Phi-3's")
+            else:
                 tokens[next_id] = dict(content=content, **_XSAM_FLAGS)
                 by_content[content] = next_id
                 next_id += 1
