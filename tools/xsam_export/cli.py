@@ -13,6 +13,8 @@ from . import layout
 from . import model_config as mc
 from .checkpoint import Checkpoint
 from .errors import ExportError
+from .fetch import fetch
+from .processor_configs import check_processor
 from .released import PRESETS, released_config
 from .shapes import infer_sizes
 from .tokenizer_files import TokenizerFiles
@@ -32,12 +34,24 @@ def build_parser():
         prog="xsam-export",
         description="Convert a released X-SAM checkpoint (pytorch_model.bin, or safetensors in the upstream key "
                     "layout) and Phi-3's tokenizer files into an xsam model directory (docs/model-directory.md).")
-    p.add_argument("--checkpoint", required=True, metavar="PATH",
+    p.add_argument("--checkpoint", metavar="PATH",
                    help="pytorch_model.bin (torch.save zip), a .safetensors file, or a *.index.json of shards")
-    p.add_argument("--tokenizer", required=True, metavar="DIR",
+    p.add_argument("--tokenizer", metavar="DIR",
                    help="directory with tokenizer.model and tokenizer_config.json (+ tokenizer.json, "
                         "special_tokens_map.json) of Phi-3-mini-4k-instruct")
-    p.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
+    p.add_argument("--out", metavar="DIR", help="model directory to write")
+    p.add_argument("--siglip-processor", metavar="FILE",
+                   help="SigLIP's preprocessor_config.json (google/siglip2-so400m-patch14-384): its size, resample, "
+                        "mean, std and rescale factor must equal the config's, or the export stops")
+    p.add_argument("--sam-processor", metavar="FILE",
+                   help="SAM's preprocessor_config.json (facebook/sam-vit-large), checked the same way")
+    p.add_argument("--fetch", metavar="DIR",
+                   help="first download the release into DIR with the Hub client 'hf' and verify every file's "
+                        "sha256 against the Hub's record; then export from it (--checkpoint, --tokenizer and the "
+                        "processor files default to what was fetched). Without --out: download and verify only")
+    p.add_argument("--hf", metavar="PATH", help="the Hub client for --fetch (default: hf on PATH)")
+    p.add_argument("--phi3-revision", metavar="REV", help="revision (commit sha) of Phi-3's tokenizer files for --fetch")
+    p.add_argument("--xsam-revision", metavar="REV", help="revision (commit sha) of hao9610/X-SAM for --fetch")
     p.add_argument("--dtype", choices=sorted(DTYPE_OPTIONS), default="bf16",
                    help="dtype of the floating-point weights (default bf16; keep = as in the checkpoint)")
     p.add_argument("--shard-size", metavar="SIZE",
@@ -63,9 +77,22 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.fetch:
+        missing = [f"--{n}" for n in ("checkpoint", "tokenizer", "out") if getattr(args, n) is None]
+        if missing:
+            parser.error(f"the following arguments are required: {', '.join(missing)} (or --fetch DIR)")
     log = (lambda *_: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
+        if args.fetch:
+            got = fetch(args.fetch, log, args.hf, args.phi3_revision, args.xsam_revision)
+            for name, value in zip(("checkpoint", "tokenizer", "siglip_processor", "sam_processor"), got):
+                if getattr(args, name) is None:
+                    setattr(args, name, value)
+            if args.out is None:
+                log(f"fetched and verified into {args.fetch}; export with --out DIR")
+                return 0
         export(args, log)
     except ExportError as e:
         print(f"xsam-export: error: {e}", file=sys.stderr)
@@ -146,6 +173,9 @@ def export(args, log):
         if "tokenizer.mode" not in explicit:
             config["tokenizer"]["mode"] = tokenizer.mode
         final = mc.finish(config, preset, spelling)
+        for which, path in (("siglip", args.siglip_processor), ("sam", args.sam_processor)):
+            if path:
+                check_processor(path, which, final["preprocess"])
         log(f"layout checked: preset {preset}, {len(optional)} unused groups kept "
             f"({', '.join(sorted(optional)) or 'none'}); parts with released shapes: "
             f"{', '.join(p for p in mc.PARTS if p not in differing) or 'none'}")
