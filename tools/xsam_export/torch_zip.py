@@ -12,6 +12,13 @@ whole).
 Archive layout (written by torch.save since 1.6): `<archive>/data.pkl` (the pickle),
 `<archive>/data/<key>` (one record per storage, raw little-endian bytes, stored uncompressed),
 `<archive>/version`, and optionally `<archive>/byteorder`.
+
+Accepted (tests/python/test_export_torch_files.py): the zip format of torch 1.6 to 2.x — any archive name,
+the records torch 2.x adds (`.data/version`, `.data/serialization_id`, `.format_version`,
+`.storage_alignment`, all ignored), storage records aligned by zip extra-field padding (torch >= 2.1), a
+little-endian `byteorder`; pickle protocols 2 (torch.save's default in every version) and 3; state dicts
+with `_metadata`, tensors that are views into shared flat storages. Refused by name: pickle protocol >= 4,
+the legacy pre-1.6 format, a big-endian byteorder, anything but tensors and plain containers.
 """
 import io
 import math
@@ -134,8 +141,14 @@ class TorchZipCheckpoint:
                 raise ExportError(f"{path}: byte order '{order}' is not supported (little-endian only)")
         self._storages = {}   # key -> (meta TypedStorage, dtype, numel)
         self._key_by_id = {}  # storage identity -> key
-        unpickler = _weights_only_unpickler.Unpickler(io.BytesIO(self._records.read_small("data.pkl")),
-                                                      encoding="utf-8")
+        pickle_bytes = self._records.read_small("data.pkl")
+        # torch.save writes pickle protocol 2 (its default in every version, 1.6 to 2.x) unless asked for
+        # another; torch 1.13's restricted unpickler knows the opcodes of protocols 2 and 3 only.
+        if pickle_bytes[:1] == b"\x80" and len(pickle_bytes) > 1 and pickle_bytes[1] > 3:
+            raise ExportError(f"{path}: data.pkl uses pickle protocol {pickle_bytes[1]} (torch.save(..., "
+                              f"pickle_protocol={pickle_bytes[1]})); the reader accepts protocols 2 and 3 (torch.save's "
+                              f"default is 2): re-save it with torch.save(torch.load(f), g)")
+        unpickler = _weights_only_unpickler.Unpickler(io.BytesIO(pickle_bytes), encoding="utf-8")
         unpickler.persistent_load = self._persistent_load
         try:
             self.root = unpickler.load()
