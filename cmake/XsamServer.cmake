@@ -66,5 +66,7 @@ if(XSAM_BUILD_TESTS)
            COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/server/test_api.py ${XSAM_SERVER_TEST_ARGS})
   add_test(NAME server_browser
            COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/server/test_browser.py ${XSAM_SERVER_TEST_ARGS})
-  set_tests_properties(server_api server_browser PROPERTIES LABELS server TIMEOUT 900)
+  add_test(NAME server_hardening
+           COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/server/test_hardening.py ${XSAM_SERVER_TEST_ARGS})
+  set_tests_properties(server_api server_browser server_hardening PROPERTIES LABELS server TIMEOUT 900)
 endif()

@@ -101,6 +101,23 @@ VisualRef ref_of(const xsam_visual_ref& r, size_t i) {
   return v;
 }
 
+// Marks the context busy for one xsam_segment call; a call that finds it busy fails without touching it.
+class BusyGuard {
+ public:
+  explicit BusyGuard(xsam_context* ctx) : ctx_(ctx) {
+    if (ctx_->busy.exchange(true))
+      fail(Status::InvalidArgument,
+           "ctx: context is busy: xsam_segment is already running on it (called from its own token callback, or "
+           "from a second thread: use one context per thread)");
+  }
+  ~BusyGuard() { ctx_->busy.store(false); }
+  BusyGuard(const BusyGuard&) = delete;
+  BusyGuard& operator=(const BusyGuard&) = delete;
+
+ private:
+  xsam_context* ctx_;
+};
+
 }  // namespace
 
 extern "C" {
@@ -127,9 +144,10 @@ xsam_status xsam_segment(xsam_context* ctx, const xsam_image* image, const char*
                          size_t n_refs, const xsam_segment_params* params, xsam_result** out) {
   return api::run_guarded("xsam_segment", [&] {
     if (!ctx) fail(Status::InvalidArgument, "ctx is NULL");
-    if (!image) fail(Status::InvalidArgument, "image is NULL");
     if (!out) fail(Status::InvalidArgument, "out is NULL");
     *out = nullptr;
+    BusyGuard busy(ctx);
+    if (!image) fail(Status::InvalidArgument, "image is NULL");
     if (n_refs > 0 && !refs) fail(Status::InvalidArgument, "refs is NULL but n_refs = " + std::to_string(n_refs));
     if (n_refs > 64) fail(Status::Limit, "n_refs: at most 64 visual refs per call");
     xsam_segment_params p = params ? *params : xsam_segment_default_params();

@@ -1,5 +1,6 @@
 // The structs behind the C API's opaque handles, and helpers shared by the c_api*.cpp files.
 #pragma once
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <cstring>
@@ -18,6 +19,10 @@ struct xsam_model {
 struct xsam_context {
   xsam_context(std::shared_ptr<xsam::LoadedModel> m, const xsam::ContextOptions& o) : ctx(std::move(m), o) {}
   xsam::Context ctx;
+  // Set while xsam_segment runs on this context. A second call meanwhile (from the token callback, or
+  // another thread breaking the one-thread-per-context rule) would share the KV cache and scratch
+  // space and return a corrupted answer with XSAM_OK; it is refused instead.
+  std::atomic<bool> busy{false};
 };
 
 struct xsam_result {

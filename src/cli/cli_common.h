@@ -1,5 +1,9 @@
 // Small helpers shared by the subcommands: argument parsing and error reporting over the C API.
 #pragma once
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -63,10 +67,51 @@ class Args {
   std::vector<std::string> items_;
 };
 
+// The whole string as a decimal integer: no leading blanks, no trailing characters, no overflow.
 inline bool parse_int(const std::string& s, long long* out) {
+  if (s.empty() || std::isspace(static_cast<unsigned char>(s[0]))) return false;
   char* end = nullptr;
-  *out = std::strtoll(s.c_str(), &end, 10);
-  return !s.empty() && end && *end == '\0';
+  errno = 0;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno == ERANGE || !end || *end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+// Strict number options: the whole value, in range, or a message naming the option and the value.
+// (strtof("0.9x") is 0.9 and strtof("foo") is 0: a typo must not become a silent default.)
+inline std::string int_option(const std::string& name, const std::string& text, long long lo, long long hi,
+                              long long* out) {
+  if (parse_int(text, out) && *out >= lo && *out <= hi) return "";
+  return name + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + text + "'";
+}
+
+inline std::string u64_option(const std::string& name, const std::string& text, uint64_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))
+                                   ? 0 : std::strtoull(text.c_str(), &end, 10);
+  if (!end || *end != '\0' || errno == ERANGE)
+    return name + ": expected an integer in [0, 18446744073709551615], got '" + text + "'";
+  *out = v;
+  return "";
+}
+
+// A finite decimal number in [lo, hi] (lo_open: lo itself excluded).
+inline std::string float_option(const std::string& name, const std::string& text, double lo, double hi, bool lo_open,
+                                float* out) {
+  char* end = nullptr;
+  errno = 0;
+  const bool blank = text.empty() || std::isspace(static_cast<unsigned char>(text[0]));
+  const double v = blank ? 0 : std::strtod(text.c_str(), &end);
+  const bool in_range = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi;
+  if (!blank && end && *end == '\0' && errno != ERANGE && in_range) {
+    *out = float(v);
+    return "";
+  }
+  char range[96];
+  std::snprintf(range, sizeof range, "%c%g, %g]", lo_open ? '(' : '[', lo, hi);
+  return name + ": expected a number in " + range + ", got '" + text + "'";
 }
 
 }  // namespace xsam_cli

@@ -47,7 +47,8 @@ int cmd_chat(int argc, char** argv) {
   std::string err = req.parse(a);
   auto pos = a.positionals();
   long long nthreads = 0;
-  if (!err.empty() || model_dir.empty() || pos.size() != 1 || !parse_int(threads, &nthreads)) {
+  if (err.empty()) err = int_option("--threads", threads, 0, 1024, &nthreads);
+  if (!err.empty() || model_dir.empty() || pos.size() != 1) {
     std::fprintf(stderr, "%s", err.empty() ? "usage: xsam chat --model DIR [--out DIR] IMAGE\n" : (err + "\n").c_str());
     return 2;
   }
@@ -86,6 +87,10 @@ int cmd_chat(int argc, char** argv) {
         if (!e.empty()) std::printf("%s\n", e.c_str());
         else req.refs.push_back(r);
       } else std::printf("unknown command ':%s' (:help)\n", cmd.c_str());
+      continue;
+    }
+    if (line.find('\0') != std::string::npos) {  // the C string would end there: refuse, do not truncate
+      std::printf("error: the line contains a NUL byte\n");
       continue;
     }
     req.prompt = line;

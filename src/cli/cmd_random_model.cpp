@@ -20,7 +20,11 @@ int cmd_random_model(int argc, char** argv) {
   a.option("--tokenizer", &tokenizer);
   auto pos = a.positionals();
   long long seed = 0;
-  if (pos.size() != 1 || !parse_int(seed_text, &seed) || seed < 0) {
+  if (std::string e = int_option("--seed", seed_text, 0, INT64_MAX, &seed); !e.empty()) {
+    std::fprintf(stderr, "xsam random-model: %s\n", e.c_str());
+    return 2;
+  }
+  if (pos.size() != 1) {
     std::fprintf(stderr, "%s", use);
     return 2;
   }
@@ -32,6 +36,11 @@ int cmd_random_model(int argc, char** argv) {
   else {
     std::fprintf(stderr, "xsam random-model: --dtype must be bf16 or fp32\n");
     return 2;
+  }
+  // Regenerating a model in place is common (tests, the quickstart) and meant; it is said, not refused.
+  if (FILE* f = std::fopen((pos[0] + "/config.json").c_str(), "rb")) {
+    std::fclose(f);
+    std::fprintf(stderr, "xsam random-model: replacing the model in %s\n", pos[0].c_str());
   }
   if (xsam_status s = xsam_random_model(pos[0].c_str(), preset.c_str(), d, static_cast<uint64_t>(seed),
                                         tokenizer.empty() ? nullptr : tokenizer.c_str()))

@@ -36,7 +36,13 @@ const char* kUsage =
     "  --max-refs N            visual refs per request (default 16)\n"
     "  --max-classes N         class names per request (default 512)\n"
     "  --max-new-tokens N      the most tokens a request may generate, and the default (default 512)\n"
-    "  --web-root DIR          serve the page from DIR instead of the copy built in (page development)\n";
+    "  --web-root DIR          serve the page from DIR instead of the copy built in (page development)\n"
+    "  --header-timeout S      a request's headers must arrive within S seconds of its first byte (default 10)\n"
+    "  --body-timeout S        and its body within S seconds after the headers (default 60)\n"
+    "  --max-connections N     connections served at once (default: workers + queue + 16)\n"
+    "  --accept-queue N        connections waiting for one of those; more get 503 at once (default 64)\n"
+    "  --allow-host NAME       accept this Host header too (repeatable); by default a loopback server accepts\n"
+    "                          only localhost, 127.0.0.1, [::1] and --host, a 0.0.0.0 server any name\n";
 
 int g_signal_pipe[2] = {-1, -1};
 
@@ -83,6 +89,23 @@ int cmd_serve(int argc, char** argv) {
             number_option(a, "--max-refs", 0, 64, &refs) && number_option(a, "--max-classes", 0, 4096, &classes) &&
             number_option(a, "--max-new-tokens", 1, 1 << 20, &new_tokens);
   if (!ok) return 2;
+  o.allowed_hosts = a.all("--allow-host");
+  long long max_connections = 0, accept_queue = o.accept_queue;
+  if (!number_option(a, "--max-connections", 0, 4096, &max_connections) ||
+      !number_option(a, "--accept-queue", 0, 100000, &accept_queue))
+    return 2;
+  o.max_connections = int(max_connections);
+  o.accept_queue = int(accept_queue);
+  for (auto [name, target] : {std::pair<const char*, double*>{"--header-timeout", &o.header_seconds},
+                              {"--body-timeout", &o.body_seconds}})
+    if (a.option(name, &v)) {
+      char* end = nullptr;
+      *target = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(*target > 0) || *target > 86400) {
+        std::fprintf(stderr, "xsam serve: %s must be a number of seconds in (0, 86400], got '%s'\n", name, v.c_str());
+        return 2;
+      }
+    }
   if (a.option("--timeout", &v)) {
     char* end = nullptr;
     o.timeout_seconds = std::strtod(v.c_str(), &end);

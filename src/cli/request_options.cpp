@@ -1,5 +1,7 @@
 #include "cli/request_options.h"
 
+#include <cfloat>
+#include <climits>
 #include <cstdlib>
 #include <sstream>
 
@@ -79,6 +81,7 @@ std::string RequestOptions::parse(Args& a) {
     }
   }
   long long n = 0;
+  std::string err;  // of the strict number options below
   if (a.option("--things", &v)) {
     if (!parse_int(v, &n) || n < 0 || size_t(n) > classes.size()) return "--things must be in [0, number of classes]";
     params.n_thing_classes = size_t(n);
@@ -116,20 +119,19 @@ std::string RequestOptions::parse(Args& a) {
     else return "unknown --mode '" + v + "'";
   }
   if (a.option("--max-new-tokens", &v)) {
-    if (!parse_int(v, &n) || n <= 0) return "--max-new-tokens must be a positive integer";
+    if (!(err = int_option("--max-new-tokens", v, 1, INT_MAX, &n)).empty()) return err;
     params.max_new_tokens = int(n);
   }
-  if (a.option("--seed", &v)) {
-    if (!parse_int(v, &n) || n < 0) return "--seed must be a non-negative integer";
-    params.seed = uint64_t(n);
-  }
-  if (a.option("--temperature", &v)) params.temperature = std::strtof(v.c_str(), nullptr);
+  if (a.option("--seed", &v) && !(err = u64_option("--seed", v, &params.seed)).empty()) return err;
+  if (a.option("--temperature", &v) && !(err = float_option("--temperature", v, 0, FLT_MAX, false, &params.temperature)).empty())
+    return err;
   if (a.option("--top-k", &v)) {
-    if (!parse_int(v, &n) || n < 0) return "--top-k must be >= 0";
+    if (!(err = int_option("--top-k", v, 0, INT_MAX, &n)).empty()) return err;
     params.top_k = int(n);
   }
-  if (a.option("--top-p", &v)) params.top_p = std::strtof(v.c_str(), nullptr);
-  if (a.option("--threshold", &v)) params.score_threshold = std::strtof(v.c_str(), nullptr);
+  if (a.option("--top-p", &v) && !(err = float_option("--top-p", v, 0, 1, true, &params.top_p)).empty()) return err;
+  if (a.option("--threshold", &v) && !(err = float_option("--threshold", v, 0, 1, false, &params.score_threshold)).empty())
+    return err;
   if (a.flag("--bos")) params.add_bos = 1;
   bind();
   return "";

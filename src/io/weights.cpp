@@ -92,6 +92,22 @@ static std::string shape_str(at::IntArrayRef s) {
   return o.str();
 }
 
+// A NaN or infinite weight loads fine and then turns every answer into NaN scores, <unk> text or an
+// internal error far from the cause: refuse it at load, naming the tensor. Read in chunks of the
+// mapped storage, so the check needs no copy of the tensor.
+static void require_finite(const WeightStore& store, const std::string& key) {
+  const torch::Tensor flat = store.get(key).reshape({-1});
+  constexpr int64_t kChunk = int64_t(1) << 22;
+  for (int64_t at = 0; at < flat.numel(); at += kChunk) {
+    const torch::Tensor chunk = flat.slice(0, at, std::min(flat.numel(), at + kChunk));
+    const torch::Tensor finite = torch::isfinite(chunk);
+    if (finite.all().item<bool>()) continue;
+    const int64_t first = at + (~finite).nonzero()[0][0].item<int64_t>();
+    fail(Status::Format, key + ": non-finite weight (NaN or infinity) at element " + std::to_string(first) +
+                             " (value " + std::to_string(flat[first].item<float>()) + "): the weight file is corrupt");
+  }
+}
+
 BindReport bind_module(torch::nn::Module& module, const WeightStore& store, const std::string& prefix,
                        const std::map<std::string, std::string>& aliases, const BindOptions& options) {
   BindReport r;
@@ -117,6 +133,7 @@ BindReport bind_module(torch::nn::Module& module, const WeightStore& store, cons
                              std::string(c10::toString(target.scalar_type())));
       return;
     }
+    if (stored_float) require_finite(store, key);
     if (!options.replace) {
       target.copy_(store.get(key));  // converts the stored dtype to the module's dtype once
     } else {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -47,11 +48,20 @@ void verify_model_checksums(const std::string& dir) {
     fail(Status::Format, path + ": invalid JSON: " + e.what());
   }
   if (!j.is_object() || j.empty()) fail(Status::Format, path + ": must be an object {file: sha256}");
+  // Every weight file must be listed: a checksums.json that names none of them would verify nothing.
+  const WeightStore weights = WeightStore::open_dir(dir);
+  for (const auto& f : weights.files()) {
+    const std::string name = f->path().substr(f->path().find_last_of('/') + 1);
+    if (!j.contains(name)) fail(Status::Format, path + ": does not list the weight file '" + name + "'");
+  }
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!it->is_string()) fail(Status::Format, path + ": entry '" + it.key() + "' must be a hex string");
     if (it.key().find('/') != std::string::npos) fail(Status::Format, path + ": entry '" + it.key() + "' is not a plain file name");
+    // Hex digits are case-insensitive: sha256sum writes lower case, other tools upper case.
+    std::string expected = it->get<std::string>();
+    for (char& c : expected) c = char(std::tolower(static_cast<unsigned char>(c)));
     std::string actual = sha256_file(dir + "/" + it.key());
-    if (actual != it->get<std::string>())
+    if (actual != expected)
       fail(Status::Format, dir + "/" + it.key() + ": sha256 mismatch (corrupt weight file): expected " +
                                it->get<std::string>() + ", got " + actual);
   }

@@ -30,6 +30,11 @@ const std::string& pick(const std::vector<std::string>& list, int index, const c
 
 }  // namespace
 
+// The user's text (prompt, class names, phrases) is marked as such: the tokenizer matches no special
+// token inside it, so a typed "<SEG>" or "</p>" stays text. `question` and `answer` replace whole
+// template turns and are written in the model's own format, special tokens included.
+static std::string user(const std::string& text) { return Tokenizer::user_text(text); }
+
 std::vector<Turn> build_turns(const TaskRequest& r) {
   const Task t = r.task;
   std::optional<std::string> answer;
@@ -49,25 +54,29 @@ std::vector<Turn> build_turns(const TaskRequest& r) {
     case Task::Chat: {
       std::string q = r.question ? *r.question : strip(r.prompt);
       if (q.empty()) fail(Status::InvalidArgument, "prompt: chat needs a non-empty prompt");
-      turns.push_back({q, answer});
+      turns.push_back({r.question ? q : user(q), answer});
       break;
     }
     case Task::Semantic: case Task::Instance: case Task::Panoptic: case Task::OpenVocab:
       if (r.classes.empty() && !r.question) fail(Status::InvalidArgument, "classes: generic segmentation needs at least one class");
-      turns.push_back({question_for(tag_categories(r.classes)), answer});
+    {
+      std::vector<std::string> names;
+      for (const auto& c : r.classes) names.push_back(user(c));
+      turns.push_back({question_for(tag_categories(names)), answer});
+    }
       break;
     case Task::Referring: {
       std::vector<std::string> phrases = r.classes;
       if (phrases.empty()) phrases.push_back(r.prompt);
       for (auto& p : phrases) {
         if (strip(p).empty() && !r.question) fail(Status::InvalidArgument, "prompt: referring needs a non-empty expression");
-        turns.push_back({question_for("<p>" + lower(strip(p)) + "</p>"), answer});
+        turns.push_back({question_for("<p>" + user(lower(strip(p))) + "</p>"), answer});
       }
       break;
     }
     case Task::Reasoning:
       if (strip(r.prompt).empty() && !r.question) fail(Status::InvalidArgument, "prompt: reasoning needs a non-empty query");
-      turns.push_back({question_for("<p>" + strip(r.prompt) + "</p>"), answer});
+      turns.push_back({question_for("<p>" + user(strip(r.prompt)) + "</p>"), answer});
       break;
     case Task::Gcg:
       turns.push_back({question_for(""), answer});
@@ -129,7 +138,7 @@ PreparedPrompt prepare_prompt(const Tokenizer& tok, const ModelConfig& config, c
     } else if (i + 1 != turns.size()) {
       fail(Status::InvalidArgument, "turns: only the last turn may leave its answer to the model");
     }
-    out.rendered_turns.push_back(rendered);
+    out.rendered_turns.push_back(Tokenizer::without_user_markers(rendered));
   }
   for (int64_t id : out.ids) {
     if (id == config.tokens.image_sentinel) ++out.n_images;

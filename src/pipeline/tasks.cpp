@@ -194,11 +194,23 @@ std::string tag_regions(size_t n) {
 }
 
 namespace {
+// Whether `at` begins an item of the class prompt: the text's start or the first non-blank character
+// after a ';' or a newline. Upstream's demo searches `ins:` anywhere, so "What is in the bins: left or
+// right?" read as instance segmentation; xsam reads the keys only as item prefixes, as in
+// "ins: person, car; sem: sky".
+bool starts_item(const std::string& text, size_t at) {
+  while (at > 0 && (text[at - 1] == ' ' || text[at - 1] == '\t' || text[at - 1] == '\r' || text[at - 1] == '\f' ||
+                    text[at - 1] == '\v'))
+    --at;
+  return at == 0 || text[at - 1] == ';' || text[at - 1] == '\n';
+}
+
 // The leftmost match of the regex `<key>\s*([^;\n]+)` in `text`, group 1 into *out, by hand: libstdc++'s
 // std::regex recurses once per matched character and overflows the stack on a long prompt (~100k chars).
 bool find_class_list(const std::string& text, const std::string& key, std::string* out) {
   auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
   for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
+    if (!starts_item(text, at)) continue;
     const size_t p = at + key.size();
     size_t ws = p;
     while (ws < text.size() && is_space(text[ws])) ++ws;

@@ -2,7 +2,13 @@
 
 #include <httplib.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -12,7 +18,7 @@
 
 #include "server/http_error.h"
 #include "server/metrics.h"
-#include "server/peer_socket.h"
+#include "server/connection.h"
 #include "server/segment_request.h"
 #include "server/segment_response.h"
 #include "server/static_assets.h"
@@ -56,15 +62,78 @@ HttpError timeout_error(double seconds) {
                    std::string("request: not finished within the server's timeout of ") + buf + " s (--timeout)");
 }
 
-// Reads a file of the page from --web-root, refusing paths that climb out of it.
+// Reads a file of the page from --web-root, refusing paths that climb out of it, that hold a NUL (the C
+// path would end there) and anything but a regular file: a directory is not an empty page, and a FIFO
+// would block the thread (and the server's shutdown) forever. Opened without blocking, then checked.
 bool read_web_file(const std::string& root, const std::string& path, std::string* out) {
-  if (path.find("..") != std::string::npos) return false;
-  std::ifstream f(root + path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  *out = ss.str();
-  return true;
+  if (path.find("..") != std::string::npos || path.find('\0') != std::string::npos) return false;
+  const int fd = ::open((root + path).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  out->clear();
+  char buf[65536];
+  ssize_t n = 0;
+  while (ok && (n = ::read(fd, buf, sizeof buf)) > 0) out->append(buf, size_t(n));
+  ::close(fd);
+  return ok && n == 0;
+}
+
+// Request paths and methods in the log with control and non-ASCII bytes as \xNN: a decoded "%0a"
+// must not start a forged log line.
+std::string log_escape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7F && c != '\\') {
+      out += char(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+std::string lower_ascii(std::string s) {
+  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The Host header without its port ("[::1]:80" → "[::1]", "a.b:80" → "a.b").
+std::string host_name(const std::string& host) {
+  if (!host.empty() && host[0] == '[') return lower_ascii(host.substr(0, host.find(']') + 1));
+  return lower_ascii(host.substr(0, host.rfind(':') == std::string::npos ? host.size() : host.rfind(':')));
+}
+
+bool host_allowed(const ServerOptions& o, const std::string& header) {
+  const std::string name = host_name(header);
+  const bool wildcard = o.host == "0.0.0.0" || o.host == "::" || o.host == "[::]";
+  if (wildcard && o.allowed_hosts.empty()) return true;
+  for (const std::string& ok : {std::string("localhost"), std::string("127.0.0.1"), std::string("[::1]"),
+                                lower_ascii(o.host), "[" + lower_ascii(o.host) + "]"})
+    if (name == ok) return true;
+  for (const auto& h : o.allowed_hosts)
+    if (name == lower_ascii(h)) return true;
+  return false;
+}
+
+// A Content-Length that is not a plain decimal byte count ("-1", "1e3", " 5") is a malformed request,
+// not an oversized one.
+bool valid_content_length(const httplib::Request& req) {
+  if (!req.has_header("Content-Length")) return true;
+  const std::string v = req.get_header_value("Content-Length");
+  return !v.empty() && v.size() <= 19 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+xsam_server::ConnectionLimits connection_limits(const ServerOptions& o) {
+  xsam_server::ConnectionLimits l;
+  l.header_seconds = o.header_seconds;
+  l.body_seconds = o.body_seconds;
+  l.threads = o.max_connections > 0 ? size_t(o.max_connections)
+                                    : size_t(o.workers) + size_t(std::max(0, o.queue_size)) + 16;
+  l.waiting = size_t(std::max(0, o.accept_queue));
+  return l;
 }
 
 }  // namespace
@@ -74,7 +143,8 @@ struct HttpServer::Impl {
       : options(o),
         metrics(),
         pool(model, context_params(o), o.workers, size_t(std::max(0, o.queue_size)),
-             [this](const Job& job) { metrics.count_tokens(job.n_tokens()); }) {
+             [this](const Job& job) { metrics.count_tokens(job.n_tokens()); }),
+        svr(connection_limits(o)) {
     char* text = nullptr;
     if (xsam_status s = xsam_model_info_json(model, &text))
       throw std::runtime_error(std::string("model info: ") + xsam_status_name(s) + ": " + xsam_last_error());
@@ -101,8 +171,34 @@ struct HttpServer::Impl {
   void routes() {
     // Enough HTTP threads for every worker, every queue slot and some keep-alive connections (a
     // browser holds up to six), so that a full queue answers 503 rather than waiting for a thread.
-    const size_t threads = size_t(options.workers) + size_t(std::max(0, options.queue_size)) + 16;
-    svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    const size_t threads = svr.limits().threads, waiting = svr.limits().waiting;
+    svr.new_task_queue = [threads, waiting] { return new BoundedTaskQueue(threads, waiting); };
+    // SO_REUSEADDR only: cpp-httplib's default also sets SO_REUSEPORT, with which a second server binds
+    // a port that is in use and the kernel splits the connections between the two.
+    svr.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
+    // Before any body is read: the Host check (DNS rebinding) and a malformed Content-Length.
+    svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!host_allowed(options, req.get_header_value("Host"))) {
+        res.status = 403;
+        res.set_content(error_json(403, "forbidden", "Host",
+                                   "Host: '" + log_escape(req.get_header_value("Host")) +
+                                       "' is not this server's name (--allow-host NAME adds one)"),
+                        kJson);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (!valid_content_length(req)) {
+        res.status = 400;
+        res.set_content(error_json(400, "invalid_argument", "Content-Length",
+                                   "Content-Length: '" + log_escape(req.get_header_value("Content-Length")) +
+                                       "' is not a byte count"),
+                        kJson);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
     svr.set_payload_max_length(options.max_body_bytes);
     svr.set_default_headers({{"X-Content-Type-Options", "nosniff"}});
 
@@ -123,13 +219,41 @@ struct HttpServer::Impl {
       res.set_content(error_json(405, "method_not_allowed", "method", "method: /v1/segment takes POST"), kJson);
     });
     svr.Get("/(.*)", [this](const httplib::Request& req, httplib::Response& res) { page(req, res); });
+    // Other methods: 405 with Allow on the API's endpoints, 404 elsewhere.
+    auto other_method = [](const httplib::Request& req, httplib::Response& res) {
+      const std::string allow = req.path == "/v1/segment" ? "POST"
+                                : endpoint_label(req.path) != "static" ? "GET" : "";
+      if (allow.empty()) return not_found(req, res);
+      res.status = 405;
+      res.set_header("Allow", allow);
+      res.set_content(error_json(405, "method_not_allowed", "method",
+                                 "method: " + req.path + " takes " + allow + ", not " + req.method),
+                      kJson);
+    };
+    svr.Put("/(.*)", other_method);
+    svr.Delete("/(.*)", other_method);
+    svr.Patch("/(.*)", other_method);
+    svr.Post("/(v1/info|healthz|metrics)", other_method);
 
     // Errors without a body (404 from routing, 413 from the body limit, 400 from a bad request line)
     // get the API's JSON error too.
     svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty() || res.is_chunked_content_provider_) return httplib::Server::HandlerResponse::Unhandled;
       std::string field = "request", code = "http_error", message = "request: HTTP " + std::to_string(res.status);
-      if (res.status == 413) {
+      const Connection* conn = current_connection();
+      if (conn && conn->deadline_expired()) {
+        res.status = 408;
+        code = "timeout";
+        message = "request: headers and body not received within the server's deadline (--header-timeout, "
+                  "--body-timeout)";
+      } else if (res.status == 400) {
+        code = "invalid_argument";
+        message = "request: malformed HTTP request (request line, headers or body framing)";
+      } else if (res.status == 414) {
+        field = "path";
+        code = "limit";
+        message = "path: the request line is too long";
+      } else if (res.status == 413) {
         field = "body";
         code = "limit";
         message = "body: larger than the server's limit (--max-body-mb)";
@@ -154,7 +278,7 @@ struct HttpServer::Impl {
     });
     svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       metrics.count_request(endpoint_label(req.path), res.status);
-      std::fprintf(stderr, "%s %s %d\n", req.method.c_str(), req.path.c_str(), res.status);
+      std::fprintf(stderr, "%s %s %d\n", log_escape(req.method).c_str(), log_escape(req.path).c_str(), res.status);
     });
   }
 
@@ -219,11 +343,11 @@ struct HttpServer::Impl {
                         "request: the queue is full (" + std::to_string(pool.queue_capacity()) +
                             " waiting); retry later (--queue)");
       }
-      const int fd = find_connection_socket(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
-      if (job->input.stream) return stream(job, fd, res);
+      Connection* conn = current_connection();
+      if (job->input.stream) return stream(job, conn, res);
       for (;;) {
         if (job->wait(kPoll)) break;
-        if (peer_closed(fd)) {
+        if (conn && conn->peer_gone()) {
           give_up(*job, CancelReason::ClientGone);
           res.status = 499;  // nginx's "client closed request": only the log sees it
           return;
@@ -262,12 +386,12 @@ struct HttpServer::Impl {
   }
 
   // ?stream=1: "token" events with each generated piece of text, then one "result" (or "error") event.
-  void stream(const std::shared_ptr<Job>& job, int fd, httplib::Response& res) {
+  void stream(const std::shared_ptr<Job>& job, Connection* conn, httplib::Response& res) {
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, job, fd](size_t, httplib::DataSink& sink) {
+        [this, job, conn](size_t, httplib::DataSink& sink) {
           std::deque<std::string> pieces;
           for (;;) {
             const bool done = job->wait(kPoll, &pieces);
@@ -278,7 +402,7 @@ struct HttpServer::Impl {
               }
             pieces.clear();
             if (done) break;
-            if (peer_closed(fd)) {
+            if (conn && conn->peer_gone()) {
               give_up(*job, CancelReason::ClientGone);
               return false;
             }
@@ -306,7 +430,7 @@ struct HttpServer::Impl {
   Metrics metrics;  // before the pool: its workers report to it until the pool is gone
   WorkerPool pool;
   std::string info_json;
-  httplib::Server svr;
+  GuardedServer svr;
 };
 
 HttpServer::HttpServer(xsam_model* model, const ServerOptions& options) : impl_(new Impl(model, options)) {}

@@ -44,6 +44,9 @@ std::string checked_text(const json& v, const std::string& field, size_t max_byt
   const std::string& s = v.get_ref<const std::string&>();
   size_t bad = utf8_error_offset(s);
   if (bad != std::string::npos) throw bad_field(field, "not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  // The C API takes NUL-terminated strings: "ca\u0000t" would silently become "ca".
+  if (s.find('\0') != std::string::npos)
+    throw bad_field(field, "contains a NUL character (U+0000) at byte " + std::to_string(s.find('\0')));
   if (s.size() > max_bytes)
     throw over_limit(field, std::to_string(s.size()) + " bytes exceed the limit of " + std::to_string(max_bytes));
   return s;
@@ -250,6 +253,32 @@ std::string field_at(const std::string& body, size_t offset) {
   return "body";
 }
 
+// json::parse, refusing a key given twice in one object (nlohmann keeps the last; a client that sends
+// two values meant one of them, and which one must not be a guess).
+json parse_unique_keys(const std::string& text) {
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  json j = json::parse(text, [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+    else if (event == json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
+    else if (event == json::parse_event_t::key && !open_objects.empty() &&
+             !open_objects.back().insert(parsed.get<std::string>()).second && duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  });
+  if (!duplicate.empty()) throw bad_field(duplicate, "given more than once in one JSON object");
+  return j;
+}
+
+// The multipart parts that mask refs name ("part"): every other file part is a mistake.
+std::set<std::string> referenced_parts(const json& j) {
+  std::set<std::string> names;
+  if (j.is_object() && j.contains("refs") && j["refs"].is_array())
+    for (const auto& r : j["refs"])
+      if (r.is_object() && r.contains("part") && r["part"].is_string()) names.insert(r["part"].get<std::string>());
+  return names;
+}
+
 }  // namespace
 
 bool is_request_field(const std::string& name) { return name == "request" || kFields.count(name) > 0; }
@@ -354,7 +383,7 @@ SegmentInput build_segment_input(const json& j, RequestParts parts, const Server
 SegmentInput parse_json_body(const std::string& body, const ServerOptions& limits) {
   json j;
   try {
-    j = json::parse(body);
+    j = parse_unique_keys(body);
   } catch (const json::parse_error& e) {
     size_t bad = utf8_error_offset(body);
     if (bad != std::string::npos) {
@@ -372,7 +401,7 @@ SegmentInput parse_multipart_fields(const std::vector<std::pair<std::string, std
   for (const auto& [name, value] : fields)
     if (name == "request") {
       try {
-        j = json::parse(value);
+        j = parse_unique_keys(value);
       } catch (const json::parse_error& e) {
         size_t bad = utf8_error_offset(value);
         if (bad != std::string::npos) throw bad_field(field_at(value, bad), "not valid UTF-8");
@@ -383,6 +412,7 @@ SegmentInput parse_multipart_fields(const std::vector<std::pair<std::string, std
   for (const auto& [name, value] : fields) {
     if (name == "request") continue;
     if (!kFields.count(name)) throw bad_field(name, "unknown field (see docs/http-api.md)");
+    if (j.contains(name)) throw bad_field(name, "given more than once (as two parts, or as a part and in \"request\")");
     if (kTextFields.count(name) || (name == "classes" && trim(value).compare(0, 1, "[") != 0)) {
       j[name] = value;  // checked (UTF-8, length) by build_segment_input
       continue;
@@ -394,6 +424,12 @@ SegmentInput parse_multipart_fields(const std::vector<std::pair<std::string, std
       throw bad_field(name, "malformed value '" + value.substr(0, 64) + "'");
     }
   }
+  // A misspelt field arrives as a part no one asked for: refused like an unknown JSON field.
+  const std::set<std::string> wanted = referenced_parts(j);
+  for (const auto& [name, _] : parts.files)
+    if (!wanted.count(name))
+      throw bad_field(name, "unknown field (not a request field, and no mask ref's \"part\" names it; see "
+                            "docs/http-api.md)");
   return build_segment_input(j, std::move(parts), limits);
 }
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace xsam_server {
 
@@ -25,6 +26,16 @@ struct ServerOptions {
   int max_new_tokens = 512;             // the largest max_new_tokens a request may ask for
 
   std::string web_root;  // serve the page from this directory instead of the copy built into the binary
+
+  // Connections (src/server/connection.h).
+  double header_seconds = 10;  // a request's headers must arrive within this, from its first byte
+  double body_seconds = 60;    // and its body within this, from the end of the headers
+  int max_connections = 0;     // served at once; <= 0: workers + queue + 16
+  int accept_queue = 64;       // accepted connections waiting for a thread; more get 503
+  // Host header names accepted besides the bound address, localhost, 127.0.0.1 and [::1] (DNS
+  // rebinding: a page on another site must not reach a loopback server under its own name).
+  // Binding to 0.0.0.0 / :: accepts any Host unless names are given.
+  std::vector<std::string> allowed_hosts;
 };
 
 }  // namespace xsam_server

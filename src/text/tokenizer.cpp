@@ -37,15 +37,35 @@ void write_file(const std::string& path, const std::string& bytes) {
 }
 
 // Slow tokenizer (LlamaTokenizer, legacy=False), spec §3.1 "Slow tokenizer", steps 1-5.
-std::vector<int64_t> encode_slow(const Tokenizer::Impl& t, const std::string& text) {
+// replace_all(text, "▁", " ") that carries the user-text flags along.
+std::string spaces_for_symbols(const std::string& text, const std::vector<bool>& user, std::vector<bool>* user_out) {
+  const std::string symbol = kSpaceSymbol;
+  std::string out;
+  user_out->clear();
+  for (size_t i = 0; i < text.size();) {
+    const bool flag = !user.empty() && user[i];
+    if (text.compare(i, symbol.size(), symbol) == 0) {
+      out += ' ';
+      i += symbol.size();
+    } else {
+      out += text[i++];
+    }
+    if (!user.empty()) user_out->push_back(flag);
+  }
+  return out;
+}
+
+std::vector<int64_t> encode_slow(const Tokenizer::Impl& t, const std::string& text, const std::vector<bool>& user = {}) {
   if (text.empty()) return {};
   // Step 2: one "▁" for the whole text (literal "▁" in the text counts as a space).
-  const std::string prefixed = kSpaceSymbol + replace_all(text, kSpaceSymbol, " ");
+  std::vector<bool> replaced_user;
+  const std::string prefixed = kSpaceSymbol + spaces_for_symbols(text, user, &replaced_user);
+  if (!user.empty()) replaced_user.insert(replaced_user.begin(), std::string(kSpaceSymbol).size(), false);
   std::vector<int64_t> ids;
   std::vector<bool> from_added;
   // Steps 3-4: split on added tokens (Python's whitespace for the strips), SentencePiece without a
   // dummy prefix on each text part.
-  for (const TextPart& part : t.matcher->split(prefixed, WhitespaceRule::Python)) {
+  for (const TextPart& part : t.matcher->split(prefixed, WhitespaceRule::Python, replaced_user)) {
     if (part.token) {
       ids.push_back(part.token->id);
       from_added.push_back(true);
@@ -66,9 +86,9 @@ std::vector<int64_t> encode_slow(const Tokenizer::Impl& t, const std::string& te
 // Fast tokenizer (LlamaTokenizerFast from Phi-3's tokenizer.json): split on added tokens (Rust's
 // whitespace), then every text part gets the normalizer Prepend("▁") + Replace(" ", "▁") and BPE,
 // which is SentencePiece with its own dummy prefix.
-std::vector<int64_t> encode_fast(const Tokenizer::Impl& t, const std::string& text) {
+std::vector<int64_t> encode_fast(const Tokenizer::Impl& t, const std::string& text, const std::vector<bool>& user = {}) {
   std::vector<int64_t> ids;
-  for (const TextPart& part : t.matcher->split(text, WhitespaceRule::Rust)) {
+  for (const TextPart& part : t.matcher->split(text, WhitespaceRule::Rust, user)) {
     if (part.token) {
       ids.push_back(part.token->id);
       continue;
@@ -154,7 +174,18 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text) const {
   return impl_->mode == TokenizerMode::Slow ? encode_slow(*impl_, text) : encode_fast(*impl_, text);
 }
 
-std::vector<int64_t> Tokenizer::encode_chunks(const std::string& text, const ChunkOptions& options) const {
+std::string Tokenizer::user_text(const std::string& text) { return kUserTextBegin + text + kUserTextEnd; }
+
+std::string Tokenizer::without_user_markers(const std::string& text) {
+  std::string out;
+  for (char c : text)
+    if (c != kUserTextBegin && c != kUserTextEnd) out += c;
+  return out;
+}
+
+std::vector<int64_t> Tokenizer::encode_chunks(const std::string& marked, const ChunkOptions& options) const {
+  if (marked.find(kUserTextBegin) != std::string::npos) return encode_chunks_marked(marked, options);
+  const std::string& text = marked;
   require_utf8(text, "text to tokenize");
   static const std::string kImage = "<image>", kRegion = "<region>";
   if (text.find(kImage) == std::string::npos && text.find(kRegion) == std::string::npos) return encode(text);
@@ -176,6 +207,55 @@ std::vector<int64_t> Tokenizer::encode_chunks(const std::string& text, const Chu
     pos = hit + (is_image ? kImage.size() : kRegion.size());
   }
   add_chunk(text.substr(pos));
+  return ids;
+}
+
+// encode_chunks for text with user-text markers: the markers are removed, and the bytes between them
+// are flagged so that neither the chunk split nor the added-token split matches inside them.
+std::vector<int64_t> Tokenizer::encode_chunks_marked(const std::string& marked, const ChunkOptions& options) const {
+  std::string text;
+  std::vector<bool> user;
+  bool inside = false;
+  for (char c : marked) {
+    if (c == kUserTextBegin || c == kUserTextEnd) {
+      inside = c == kUserTextBegin;
+      continue;
+    }
+    text += c;
+    user.push_back(inside);
+  }
+  require_utf8(text, "text to tokenize");
+  auto encode_part = [&](size_t begin, size_t end) {
+    const std::string part = text.substr(begin, end - begin);
+    const std::vector<bool> flags(user.begin() + long(begin), user.begin() + long(end));
+    return impl_->mode == TokenizerMode::Slow ? encode_slow(*impl_, part, flags) : encode_fast(*impl_, part, flags);
+  };
+  static const std::string kImage = "<image>", kRegion = "<region>";
+  auto find_outside_user = [&](const std::string& what, size_t from) {
+    for (size_t at = text.find(what, from); at != std::string::npos; at = text.find(what, at + 1)) {
+      bool touches_user = false;
+      for (size_t i = at; i < at + what.size(); ++i) touches_user = touches_user || user[i];
+      if (!touches_user) return at;
+    }
+    return std::string::npos;
+  };
+  std::vector<int64_t> ids;
+  auto add_chunk = [&](size_t begin, size_t end) {
+    if (options.drop_blank_chunks && is_blank(std::string_view(text).substr(begin, end - begin))) return;
+    auto part = encode_part(begin, end);
+    ids.insert(ids.end(), part.begin(), part.end());
+  };
+  size_t pos = 0;
+  while (true) {
+    const size_t image = find_outside_user(kImage, pos), region = find_outside_user(kRegion, pos);
+    const size_t hit = std::min(image, region);
+    if (hit == std::string::npos) break;
+    add_chunk(pos, hit);
+    const bool is_image = hit == image;
+    ids.push_back(is_image ? options.image_sentinel : options.region_sentinel);
+    pos = hit + (is_image ? kImage.size() : kRegion.size());
+  }
+  add_chunk(pos, text.size());
   return ids;
 }
 

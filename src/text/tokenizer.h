@@ -50,7 +50,14 @@ class Tokenizer {
   // tokenizer.encode(text, add_special_tokens=False): no BOS. Throws InvalidArgument for non-UTF-8 text.
   std::vector<int64_t> encode(const std::string& text) const;
   // encode_fn: split on "<image>"/"<region>" (kept as sentinels), each other chunk encoded on its own.
+  // Text between kUserTextBegin and kUserTextEnd (bytes that valid UTF-8 never holds; the markers are
+  // dropped) is the user's: no added token (<SEG>, <p>, <|end|>, ...) and no <image>/<region> is matched
+  // inside it, so "<SEG>" typed by a user is the ordinary text "<", "SEG", ">" (docs/reliability.md §9).
   std::vector<int64_t> encode_chunks(const std::string& text, const ChunkOptions& options = {}) const;
+  static constexpr char kUserTextBegin = '\xFE', kUserTextEnd = '\xFF';
+  // `text` wrapped in the user-text markers; `text` without them.
+  static std::string user_text(const std::string& text);
+  static std::string without_user_markers(const std::string& text);
   // tokenizer.decode(ids, skip_special_tokens, clean_up_tokenization_spaces=False) of the mode.
   // Throws InvalidArgument for an id outside [0, vocab_size()).
   std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = false) const;
@@ -76,6 +83,7 @@ class Tokenizer {
   struct Impl;
 
  private:
+  std::vector<int64_t> encode_chunks_marked(const std::string& marked, const ChunkOptions& options) const;
   explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<const Impl> impl_;
 };

@@ -111,7 +111,14 @@ AddedTokenMatcher::AddedTokenMatcher(const AddedTokenTable& table) : by_first_by
                      [](const AddedToken* a, const AddedToken* b) { return a->content.size() > b->content.size(); });
 }
 
-std::vector<TextPart> AddedTokenMatcher::split(std::string_view text, WhitespaceRule rule) const {
+std::vector<TextPart> AddedTokenMatcher::split(std::string_view text, WhitespaceRule rule,
+                                               const std::vector<bool>& user) const {
+  auto overlaps_user = [&](size_t begin, size_t end) {
+    if (user.empty()) return false;
+    for (size_t i = begin; i < end && i < user.size(); ++i)
+      if (user[i]) return true;
+    return false;
+  };
   std::vector<TextPart> parts;
   size_t text_start = 0;  // start of the pending plain text
   size_t pos = 0;
@@ -121,7 +128,7 @@ std::vector<TextPart> AddedTokenMatcher::split(std::string_view text, Whitespace
   while (pos < text.size()) {
     const AddedToken* hit = nullptr;
     for (const AddedToken* t : by_first_byte_[static_cast<unsigned char>(text[pos])])
-      if (text.compare(pos, t->content.size(), t->content) == 0) {
+      if (text.compare(pos, t->content.size(), t->content) == 0 && !overlaps_user(pos, pos + t->content.size())) {
         hit = t;  // the list is longest first
         break;
       }

@@ -25,7 +25,8 @@ class AddedTokenMatcher {
  public:
   explicit AddedTokenMatcher(const AddedTokenTable& table);
   // Splits `text` (which must outlive the result) into plain text and tokens; strips per the flags.
-  std::vector<TextPart> split(std::string_view text, WhitespaceRule rule) const;
+  // `user` (one flag per byte of `text`, or empty): bytes of the user's text, where no token is matched.
+  std::vector<TextPart> split(std::string_view text, WhitespaceRule rule, const std::vector<bool>& user = {}) const;
 
  private:
   std::vector<std::vector<const AddedToken*>> by_first_byte_;  // 256 lists, longest content first

@@ -15,6 +15,7 @@ import ctypes as _ctypes
 import os as _os
 
 from . import _lib
+from ._checks import C_UINT64, c_integer
 from ._lib import LibraryNotFoundError, library_path
 from .context import Context
 from .errors import (CancelledError, Error, FormatError, InputOutputError, InternalError, InvalidArgumentError,
@@ -40,7 +41,8 @@ def random_model(out_dir, preset="tiny", dtype="fp32", seed=0, tokenizer_dir=Non
     if dtype not in dtypes:
         raise InvalidArgumentError(f"dtype: expected one of {', '.join(dtypes)}, got {dtype!r}")
     check(_lib.lib().xsam_random_model(_lib.encode(_os.fspath(out_dir), "out_dir"), _lib.encode(preset, "preset"),
-                                       dtypes[dtype], int(seed), _lib.encode(tokenizer_dir, "tokenizer_dir")))
+                                       dtypes[dtype], c_integer(seed, "seed", C_UINT64),
+                                       _lib.encode(tokenizer_dir, "tokenizer_dir")))
     return out_dir
 
 

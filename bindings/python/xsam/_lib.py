@@ -271,10 +271,11 @@ def encode(text, what):
     """A Python str (or None) as UTF-8 bytes for a const char * argument."""
     if text is None:
         return None
+    from ._checks import no_nul  # here: _checks imports errors, which imports this module
     if isinstance(text, bytes):
-        return text
+        return no_nul(text, what)
     if isinstance(text, os.PathLike):
-        return os.fsencode(text)
+        return no_nul(os.fsencode(text), what)
     if not isinstance(text, str):
         raise TypeError(f"{what}: expected str, got {type(text).__name__}")
-    return text.encode("utf-8")
+    return no_nul(text.encode("utf-8"), what)

@@ -6,6 +6,7 @@ import ctypes
 import threading
 
 from . import _lib
+from ._checks import C_INT64, C_SIZE_T, C_UINT64, c_integer
 from ._handle import Handle
 from .errors import CancelledError, InvalidArgumentError, check
 from .images import CImage
@@ -24,10 +25,10 @@ class Context(Handle):
         self._busy_thread = None
         L = _lib.lib()
         p = L.xsam_context_default_params()
-        p.max_context_tokens = int(max_context_tokens)
-        p.image_cache_entries = int(image_cache_entries)
+        p.max_context_tokens = c_integer(max_context_tokens, "max_context_tokens")
+        p.image_cache_entries = c_integer(image_cache_entries, "image_cache_entries")
         if max_image_pixels is not None:
-            p.max_image_pixels = int(max_image_pixels)
+            p.max_image_pixels = c_integer(max_image_pixels, "max_image_pixels", C_INT64)
         check(L.xsam_context_new(model._require_open(), ctypes.byref(p), ctypes.byref(self._ptr)))
 
     def segment(self, image, prompt=None, *, task="auto", refs=None, classes=None, n_thing_classes=None,
@@ -73,17 +74,17 @@ class Context(Handle):
         if n_thing_classes is not None:
             if n_thing_classes < 0:
                 raise InvalidArgumentError("n_thing_classes: must be >= 0")
-            p.n_thing_classes = int(n_thing_classes)
+            p.n_thing_classes = c_integer(n_thing_classes, "n_thing_classes", C_SIZE_T)
         p.question = _lib.encode(question, "question")
         p.answer = _lib.encode(answer, "answer")
         p.add_bos = 1 if add_bos else 0
-        p.max_new_tokens = int(max_new_tokens)
+        p.max_new_tokens = c_integer(max_new_tokens, "max_new_tokens")
         p.temperature = float(temperature)
-        p.top_k = int(top_k)
+        p.top_k = c_integer(top_k, "top_k")
         p.top_p = float(top_p)
-        p.seed = int(seed)
-        p.question_template = int(question_template)
-        p.answer_template = int(answer_template)
+        p.seed = c_integer(seed, "seed", C_UINT64)
+        p.question_template = c_integer(question_template, "question_template")
+        p.answer_template = c_integer(answer_template, "answer_template")
         p.score_threshold = float(score_threshold)
         p.overlap_threshold = float(overlap_threshold)
         p.mask_threshold = float(mask_threshold)

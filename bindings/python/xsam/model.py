@@ -5,6 +5,7 @@ import os
 import weakref
 
 from . import _lib
+from ._checks import c_integer
 from ._handle import Handle
 from .errors import check
 
@@ -37,12 +38,12 @@ class Model(Handle):
         p = L.xsam_model_default_params()
         p.dtype = _choice(dtype, _lib.DTYPES, "dtype")
         p.device = _choice(device, _lib.DEVICES, "device")
-        p.device_index = int(device_index)
-        p.n_threads = 0 if threads is None else int(threads)
+        p.device_index = c_integer(device_index, "device_index")
+        p.n_threads = 0 if threads is None else c_integer(threads, "threads")
         p.verify_checksums = 1 if verify_checksums else 0
         p.tokenizer_plugin = _lib.encode(tokenizer_plugin, "tokenizer_plugin")
         p.preset = _lib.encode(preset, "preset")
-        p.sliding_window_keys = -1 if sliding_window_keys is None else int(sliding_window_keys)
+        p.sliding_window_keys = -1 if sliding_window_keys is None else c_integer(sliding_window_keys, "sliding_window_keys")
         p.cpu = _lib.encode(cpu, "cpu")
         check(L.xsam_model_load(_lib.encode(self.path, "path"), ctypes.byref(p), ctypes.byref(self._ptr)))
 

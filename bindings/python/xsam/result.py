@@ -11,6 +11,7 @@ import json as _json
 import numpy as np
 
 from . import _lib
+from ._checks import C_SIZE_T, c_integer
 from ._handle import Handle
 from .errors import check
 from .images import CImage
@@ -77,7 +78,7 @@ class Result(Handle):
     def mask_rle(self, i):
         """Mask i as a COCO RLE compressed counts string (pycocotools' format), size = (height, width)."""
         out = ctypes.c_void_p()
-        check(_lib.lib().xsam_result_mask_rle(self._require_open(), i, ctypes.byref(out)))
+        check(_lib.lib().xsam_result_mask_rle(self._require_open(), c_integer(i, "i", C_SIZE_T), ctypes.byref(out)))
         return _lib.take_string(out)
 
     def overlay_png(self, image):
@@ -99,7 +100,7 @@ class Result(Handle):
     def mask_png(self, i):
         """PNG bytes of mask i (0 / 255 grey)."""
         out, size = ctypes.c_void_p(), ctypes.c_size_t()
-        check(_lib.lib().xsam_result_mask_png(self._require_open(), i, ctypes.byref(out), ctypes.byref(size)))
+        check(_lib.lib().xsam_result_mask_png(self._require_open(), c_integer(i, "i", C_SIZE_T), ctypes.byref(out), ctypes.byref(size)))
         return _lib.take_bytes(out, size.value)
 
     def __len__(self):
