@@ -203,7 +203,7 @@ struct ModelConfig {
 // Presets fill BehaviourConfig + ClassHeadConfig (+ sampler pooling) with one branch's choices.
 void apply_preset(ModelConfig& config, const std::string& preset);
 
-// Reads config.json of either kind (xsam-model or upstream-style). Throws xsam::Error naming the field.
+// Reads config.json of either kind (xsam-model or upstream-style). Throws xsam::Failure naming the field.
 ModelConfig load_model_config(const std::string& path);
 ModelConfig parse_model_config(const nlohmann::json& j, const std::string& source);
 ModelConfig parse_upstream_config(const nlohmann::json& j, const std::string& source);

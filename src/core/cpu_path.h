@@ -34,7 +34,7 @@ std::vector<std::string> cpu_features();
 // The highest path this CPU supports.
 CpuPath cpu_path_supported();
 
-// The path in effect. The first call resolves XSAM_CPU (throws xsam::Error naming the variable if it is
+// The path in effect. The first call resolves XSAM_CPU (throws xsam::Failure naming the variable if it is
 // not a path name or is above the CPU's). Cheap after that (an atomic load): kernels call it per op.
 CpuPath cpu_path_active();
 

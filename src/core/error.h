@@ -1,5 +1,6 @@
-// xsam::Error — the one exception type used inside the library. Every message names the file,
+// xsam::Failure — the one exception type used inside the library. Every message names the file,
 // tensor, field or argument at fault; src/api/ turns it into an xsam_status + thread-local text.
+// (Not "Error": the public C++ wrapper's exception is xsam::Error, and a program may hold both.)
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -19,15 +20,15 @@ enum class Status {
   Internal = 9,
 };
 
-class Error : public std::runtime_error {
+class Failure : public std::runtime_error {
  public:
-  Error(Status status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  Failure(Status status, const std::string& message) : std::runtime_error(message), status_(status) {}
   Status status() const { return status_; }
 
  private:
   Status status_;
 };
 
-[[noreturn]] inline void fail(Status status, const std::string& message) { throw Error(status, message); }
+[[noreturn]] inline void fail(Status status, const std::string& message) { throw Failure(status, message); }
 
 }  // namespace xsam

@@ -1,4 +1,4 @@
-// Strict, path-aware access to JSON objects: every missing or mistyped field becomes an xsam::Error
+// Strict, path-aware access to JSON objects: every missing or mistyped field becomes an xsam::Failure
 // that names the file and the full field path ("config.json: llm.hidden_size: ...").
 #pragma once
 #include <string>

@@ -20,7 +20,7 @@ class Sha256 {
   uint64_t total_ = 0;
 };
 
-// sha256 of a whole file, hex. Throws xsam::Error(Io) naming the file.
+// sha256 of a whole file, hex. Throws xsam::Failure(Io) naming the file.
 std::string sha256_file(const std::string& path);
 
 }  // namespace xsam

@@ -22,7 +22,7 @@ namespace xsam {
 class Phi3KvCache;
 
 // Called after every generated token (stop token included) with the id and its index (0-based).
-// Returning false cancels: phi3_generate throws xsam::Error(Status::Cancelled).
+// Returning false cancels: phi3_generate throws xsam::Failure(Status::Cancelled).
 using TokenCallback = std::function<bool(int64_t token, int64_t index)>;
 
 enum class StopReason { EndToken, Eos, MaxNewTokens };

@@ -39,7 +39,7 @@ struct ChunkOptions {
 
 class Tokenizer {
  public:
-  // Reads `dir`/tokenizer.model and the added tokens. Throws xsam::Error naming the file at fault.
+  // Reads `dir`/tokenizer.model and the added tokens. Throws xsam::Failure naming the file at fault.
   static Tokenizer from_directory(const std::string& dir, const TokenizerOptions& options = {});
   // From explicit parts (tokenizer.model bytes + table); `source` names the model in messages.
   static Tokenizer from_parts(std::string model_bytes, const std::string& source, AddedTokenTable added,

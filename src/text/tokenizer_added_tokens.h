@@ -46,7 +46,7 @@ struct AddedTokenTable {
   void sort_and_check();  // sorts by id; throws naming `source` on duplicate ids/contents
 };
 
-// Reads the added tokens of `dir` (layout (a) or (b)). Throws xsam::Error naming the file and field.
+// Reads the added tokens of `dir` (layout (a) or (b)). Throws xsam::Failure naming the file and field.
 AddedTokenTable read_added_tokens(const std::string& dir);
 
 // Layout (a) document / parser.

@@ -10,7 +10,7 @@
 namespace xsam {
 
 // Checks `dir`/tokenizer.json when it exists (nothing to do otherwise) against `dir`/tokenizer.model's
-// pieces and scores and `tok`'s added-token table. Throws xsam::Error (Status::Format)
+// pieces and scores and `tok`'s added-token table. Throws xsam::Failure (Status::Format)
 // "PATH: FIELD: what is wrong (xsam implements ...)" at the first field that differs.
 void check_tokenizer_json(const std::string& dir, const Tokenizer& tok);
 

@@ -34,7 +34,7 @@ class AddedTokenMatcher {
 
 // Offset of the first byte that is not part of valid UTF-8, or npos.
 size_t first_invalid_utf8(std::string_view text);
-// Throws xsam::Error(InvalidArgument) naming `what` and the byte offset when `text` is not UTF-8.
+// Throws xsam::Failure(InvalidArgument) naming `what` and the byte offset when `text` is not UTF-8.
 void require_utf8(std::string_view text, const std::string& what);
 
 bool is_whitespace(char32_t c, WhitespaceRule rule);

@@ -15,7 +15,7 @@ namespace xsam {
 class SpmModel {
  public:
   // `bytes` is the content of tokenizer.model; `source` names it in error messages.
-  // Throws xsam::Error(Status::Format) naming `source` when SentencePiece rejects the bytes.
+  // Throws xsam::Failure(Status::Format) naming `source` when SentencePiece rejects the bytes.
   SpmModel(const TokenizerPlugin& plugin, std::string bytes, std::string source);
   ~SpmModel();
   SpmModel(const SpmModel&) = delete;

@@ -94,7 +94,7 @@ TEST(LlmGenerate, CallbackCancels) {
   try {
     phi3_generate(*model, cache, embeds, options);
     FAIL() << "expected Status::Cancelled";
-  } catch (const xsam::Error& e) {
+  } catch (const xsam::Failure& e) {
     EXPECT_EQ(e.status(), Status::Cancelled) << e.what();
   }
 }
@@ -124,7 +124,7 @@ TEST(LlmGenerate, RefusesACacheTooSmall) {
   try {
     phi3_generate(*model, cache, embeds, options);
     FAIL() << "expected Status::Limit";
-  } catch (const xsam::Error& e) {
+  } catch (const xsam::Failure& e) {
     EXPECT_EQ(e.status(), Status::Limit) << e.what();
     EXPECT_EQ(cache.length(), 0);
   }

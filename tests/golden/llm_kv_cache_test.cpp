@@ -113,7 +113,7 @@ TEST(LlmKvCache, RejectsMisuse) {
   auto status_of = [](auto&& f) {
     try {
       f();
-    } catch (const xsam::Error& e) {
+    } catch (const xsam::Failure& e) {
       return e.status();
     }
     return Status::Ok;

@@ -133,17 +133,17 @@ TEST(Prompt, DefaultTemplatesAndErrors) {
   EXPECT_EQ(*turns[0].answer, "<SEG>.");
   r.task = Task::Vgd;
   r.n_regions = 0;
-  EXPECT_THROW(build_turns(r), Error);
+  EXPECT_THROW(build_turns(r), Failure);
   r.task = Task::Interactive;
   r.n_regions = 2;
-  EXPECT_THROW(build_turns(r), Error);
+  EXPECT_THROW(build_turns(r), Failure);
   r.task = Task::Semantic;
   r.classes = {"wall-other", "sky"};
   r.n_regions = 0;
   EXPECT_EQ(build_turns(r)[0].question,
             "Can you segment the image based on the following categories: <p>wall</p>, <p>sky</p>? Please output the segmentation masks.");
-  r.question_template = 99;
-  EXPECT_THROW(build_turns(r), Error);
+  r.question_template = 99;  // not from the set: an index no task has
+  EXPECT_THROW(build_turns(r), Failure);
 }
 
 TEST(Tasks, ClassPromptAndAutoRules) {

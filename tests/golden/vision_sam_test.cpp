@@ -89,7 +89,7 @@ TEST(VisionSam, StopsAfterTheDeepestHiddenStateNeeded) {
   EXPECT_FALSE(hs[0].defined());
   XSAM_EXPECT_CLOSE(hs[1], c.get(hs_name(1)), tv::kFp32Tol, "refseg (2 blocks) " + hs_name(1));
   XSAM_EXPECT_CLOSE(hs[2], c.get(hs_name(2)), tv::kFp32Tol, "refseg (2 blocks) " + hs_name(2));
-  EXPECT_THROW(sam->forward(tv::sam_pixels(c), {3}), xsam::Error);
+  EXPECT_THROW(sam->forward(tv::sam_pixels(c), {3}), xsam::Failure);
 }
 
 class SamGolden : public ::testing::TestWithParam<std::string> {};

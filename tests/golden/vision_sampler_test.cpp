@@ -85,9 +85,9 @@ TEST(VisionSampler, RejectsEmptyMasksAndAcceptsNone) {
   auto feat = torch::randn({64, 3});
   auto masks = torch::zeros({2, 32, 32}, torch::kInt64);
   masks.index_put_({0, 3, 4}, 1);
-  EXPECT_THROW(VisionSampler(cfg).forward(feat, masks, 0), xsam::Error);  // mask 1 is empty
+  EXPECT_THROW(VisionSampler(cfg).forward(feat, masks, 0), xsam::Failure);  // mask 1 is empty
   EXPECT_EQ(VisionSampler(cfg).forward(feat, masks.slice(0, 0, 0), 0).sizes(), (std::vector<int64_t>{0, 1, 3}));
-  EXPECT_THROW(VisionSampler(cfg).forward(torch::randn({63, 3}), masks.slice(0, 0, 1), 0), xsam::Error);
+  EXPECT_THROW(VisionSampler(cfg).forward(torch::randn({63, 3}), masks.slice(0, 0, 1), 0), xsam::Failure);
 }
 
 class SamplerGolden : public ::testing::TestWithParam<std::string> {};

@@ -38,7 +38,7 @@ TEST(Config, MissingFieldIsNamed) {
   try {
     parse_model_config(j, "x/config.json");
     FAIL() << "no error";
-  } catch (const Error& e) {
+  } catch (const Failure& e) {
     EXPECT_EQ(e.status(), Status::Format);
     EXPECT_NE(std::string(e.what()).find("x/config.json: llm.hidden_size"), std::string::npos) << e.what();
   }
@@ -47,16 +47,16 @@ TEST(Config, MissingFieldIsNamed) {
 TEST(Config, AbsurdValuesRejected) {
   auto j = model_config_to_json(size_preset("tiny"));
   j["llm"]["num_heads"] = 5;  // 64 not divisible by 5
-  EXPECT_THROW(parse_model_config(j, "c.json"), Error);
+  EXPECT_THROW(parse_model_config(j, "c.json"), Failure);
   j = model_config_to_json(size_preset("tiny"));
   j["sam"]["hidden_size"] = -3;
-  EXPECT_THROW(parse_model_config(j, "c.json"), Error);
+  EXPECT_THROW(parse_model_config(j, "c.json"), Failure);
   j = model_config_to_json(size_preset("tiny"));
   j["preset"] = "nonsense";
-  EXPECT_THROW(parse_model_config(j, "c.json"), Error);
+  EXPECT_THROW(parse_model_config(j, "c.json"), Failure);
   j = model_config_to_json(size_preset("tiny"));
   j["format_version"] = 7;
-  EXPECT_THROW(parse_model_config(j, "c.json"), Error);
+  EXPECT_THROW(parse_model_config(j, "c.json"), Failure);
 }
 
 TEST(Config, MainPresetDiffers) {

@@ -39,13 +39,13 @@ std::string with_header(const std::string& name, const std::string& header, size
   return p;
 }
 
-// Expects an xsam::Error of `status` whose message contains every needle.
+// Expects an xsam::Failure of `status` whose message contains every needle.
 template <class F>
 void expect_error(F f, Status status, std::vector<std::string> needles) {
   try {
     f();
     ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
+  } catch (const Failure& e) {
     EXPECT_EQ(static_cast<int>(e.status()), static_cast<int>(status)) << e.what();
     for (const auto& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
   }

@@ -33,7 +33,7 @@ template <typename F>
 std::string error_of(F&& f) {
   try {
     f();
-  } catch (const Error& e) {
+  } catch (const Failure& e) {
     return e.what();
   }
   return "";

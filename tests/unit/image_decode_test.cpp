@@ -52,13 +52,13 @@ struct ScratchDir {
   }
 };
 
-// Runs `f`, expects an xsam::Error with `status` whose message contains `needle`.
+// Runs `f`, expects an xsam::Failure with `status` whose message contains `needle`.
 void expect_error(const std::function<void()>& f, xsam::Status status, const std::string& needle,
                   const std::string& what) {
   try {
     f();
     ADD_FAILURE() << what << ": no error";
-  } catch (const xsam::Error& e) {
+  } catch (const xsam::Failure& e) {
     EXPECT_EQ(int(e.status()), int(status)) << what << ": " << e.what();
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << what << ": '" << e.what() << "' lacks '"
                                                                       << needle << "'";

@@ -25,12 +25,12 @@ VisualRef ref(RefKind kind, std::vector<float> xy) {
   return r;
 }
 
-// Expects xsam::Error(InvalidArgument) whose message names the ref index and contains `needle`.
+// Expects xsam::Failure(InvalidArgument) whose message names the ref index and contains `needle`.
 void expect_ref_error(const std::function<void()>& f, size_t index, const std::string& needle) {
   try {
     f();
     ADD_FAILURE() << "no error (expected '" << needle << "')";
-  } catch (const xsam::Error& e) {
+  } catch (const xsam::Failure& e) {
     EXPECT_EQ(e.status(), xsam::Status::InvalidArgument) << e.what();
     const std::string msg = e.what();
     EXPECT_NE(msg.find("visual ref " + std::to_string(index)), std::string::npos) << msg;
@@ -166,7 +166,7 @@ TEST(ImagePromptMask, NearestResizeThenZeroPad) {
   EXPECT_EQ(up.at(4, 0), 0);
   EXPECT_EQ(up.at(0, 4), 0);
   // Bad sizes.
-  EXPECT_THROW(xsam::resize_prompt_mask(v, 7, 4, 6), xsam::Error);
-  EXPECT_THROW(xsam::resize_prompt_mask(v, 0, 4, 6), xsam::Error);
-  EXPECT_THROW(xsam::resize_prompt_mask(Mask(), 4, 4, 6), xsam::Error);
+  EXPECT_THROW(xsam::resize_prompt_mask(v, 7, 4, 6), xsam::Failure);
+  EXPECT_THROW(xsam::resize_prompt_mask(v, 0, 4, 6), xsam::Failure);
+  EXPECT_THROW(xsam::resize_prompt_mask(Mask(), 4, 4, 6), xsam::Failure);
 }

@@ -134,10 +134,10 @@ TEST(ImageResample, RejectsBadSizes) {
     try {
       xsam::pil_resize(px, iw, ih, ch, ow, oh, xsam::Resample::Bilinear);
       ADD_FAILURE() << "no error for " << iw << "x" << ih << " -> " << ow << "x" << oh << " channels " << ch;
-    } catch (const xsam::Error& e) {
+    } catch (const xsam::Failure& e) {
       EXPECT_EQ(e.status(), xsam::Status::InvalidArgument);
       EXPECT_NE(std::string(e.what()).find("pil_resize"), std::string::npos) << e.what();
     }
   }
-  EXPECT_THROW(xsam::pil_nearest_indices(0, 3), xsam::Error);
+  EXPECT_THROW(xsam::pil_nearest_indices(0, 3), xsam::Failure);
 }

@@ -47,7 +47,7 @@ TEST(LlmModel, EmbedReturnsTheTableRows) {
   try {
     model->embed(torch::tensor({5L, -200L}));
     FAIL() << "a sentinel id must be rejected";
-  } catch (const xsam::Error& e) {
+  } catch (const xsam::Failure& e) {
     EXPECT_EQ(e.status(), Status::InvalidArgument);
     EXPECT_NE(std::string(e.what()).find("-200"), std::string::npos) << e.what();
   }
@@ -109,7 +109,7 @@ TEST(LlmModel, LogitsOnlyForTheRowsAsked) {
   auto all = model->forward(embeds, 0, nullptr, o).logits;
   EXPECT_TRUE(torch::allclose(three, all.narrow(1, 3, 3)));
   o.logits_last = 7;
-  EXPECT_THROW(model->forward(embeds, 0, nullptr, o), xsam::Error);
+  EXPECT_THROW(model->forward(embeds, 0, nullptr, o), xsam::Failure);
 }
 
 TEST(LlmModel, GenerateOnAnEosStops) {

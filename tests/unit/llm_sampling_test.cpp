@@ -90,7 +90,7 @@ TEST(LlmSampling, RejectsBadOptions) {
     s.do_sample = true;
     try {
       TokenSampler t(s);
-    } catch (const xsam::Error& e) {
+    } catch (const xsam::Failure& e) {
       return e.status();
     }
     return Status::Ok;

@@ -147,7 +147,7 @@ TEST(PostprocCocoRle, RejectsMalformedInput) {
     try {
       fn();
       FAIL() << "no error (" << needle << ")";
-    } catch (const Error& e) {
+    } catch (const Failure& e) {
       EXPECT_EQ(e.status(), Status::Format);
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
@@ -176,9 +176,9 @@ TEST(PostprocInstanceRle, HandComputedExample) {
   // A value painted over completely has no list.
   LabelMap n(1, 3, 5);
   EXPECT_EQ(label_map_runs(n).size(), 1u);
-  EXPECT_THROW(label_map_from_runs({{0, {1, 2}}}, 1, 3), Error);        // pixel 3 not covered
-  EXPECT_THROW(label_map_from_runs({{0, {1, 2}}, {1, {2, 2}}}, 1, 3), Error);  // overlap
-  EXPECT_THROW(label_map_from_runs({{0, {0, 3}}}, 1, 3), Error);        // 0 is not a 1-based start
+  EXPECT_THROW(label_map_from_runs({{0, {1, 2}}}, 1, 3), Failure);        // pixel 3 not covered
+  EXPECT_THROW(label_map_from_runs({{0, {1, 2}}, {1, {2, 2}}}, 1, 3), Failure);  // overlap
+  EXPECT_THROW(label_map_from_runs({{0, {0, 3}}}, 1, 3), Failure);        // 0 is not a 1-based start
 }
 
 TEST(PostprocBox, ExclusiveMaxCorner) {

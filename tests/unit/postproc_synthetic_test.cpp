@@ -98,7 +98,7 @@ TEST(PostprocArguments, ErrorsNameTheProblem) {
     try {
       fn();
       FAIL() << "no error (" << needle << ")";
-    } catch (const Error& e) {
+    } catch (const Failure& e) {
       EXPECT_EQ(e.status(), status);
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }

@@ -53,13 +53,13 @@ void copy_fixture_files(const fs::path& to) {
   for (const auto& e : fs::directory_iterator(test::fixture_tokenizer_dir())) fs::copy_file(e.path(), to / e.path().filename());
 }
 
-// Runs `body`, expects an xsam::Error with `status` whose message contains every string of `parts`.
+// Runs `body`, expects an xsam::Failure with `status` whose message contains every string of `parts`.
 template <class F>
 void expect_error(F body, Status status, const std::vector<std::string>& parts) {
   try {
     body();
     ADD_FAILURE() << "no error thrown";
-  } catch (const Error& e) {
+  } catch (const Failure& e) {
     EXPECT_EQ(static_cast<int>(e.status()), static_cast<int>(status)) << e.what();
     for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "'" << p << "' not in: " << e.what();
   }

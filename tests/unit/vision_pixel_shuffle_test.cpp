@@ -55,7 +55,7 @@ TEST(VisionPixelShuffle, SpecWorkedExamplesAndIdentity) {
   // channels-first is the same shuffle wrapped in layout permutes.
   auto cf = pixel_shuffle_channels_first(x.permute({0, 3, 1, 2}), 0.5);
   EXPECT_TRUE(torch::equal(cf, y.permute({0, 3, 1, 2})));
-  EXPECT_THROW(pixel_shuffle(torch::randn({1, 3, 3, 4}), 0.5), xsam::Error);
+  EXPECT_THROW(pixel_shuffle(torch::randn({1, 3, 3, 4}), 0.5), xsam::Failure);
 }
 
 TEST(VisionPixelShuffle, MaybePadPadsOddSidesBottomRight) {
@@ -85,7 +85,7 @@ TEST(VisionProjector, OddGridPadsBeforeShuffleAndMatchesHandComputation) {
   auto ref = torch::linear(hidden, named["model.2.weight"], named["model.2.bias"]);
   EXPECT_TRUE(torch::allclose(y, ref, 1e-6, 1e-6));
   EXPECT_EQ(named.size(), 4u);  // model.{0,2}.{weight,bias}
-  EXPECT_THROW(projector.forward(torch::randn({1, 7, 5})), xsam::Error);
+  EXPECT_THROW(projector.forward(torch::randn({1, 7, 5})), xsam::Failure);
 }
 
 }  // namespace
