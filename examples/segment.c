@@ -20,12 +20,12 @@ static int failed(xsam_status s, const char *what) {
   return 1;
 }
 
-static int print_piece(const char *piece, int32_t token_id, void *user_data) {
+static bool print_piece(const char *piece, int32_t token_id, void *user_data) {
   (void)token_id;
   (void)user_data;
   fputs(piece, stdout);
   fflush(stdout);
-  return 1; /* 0 would cancel: xsam_segment then returns XSAM_ERR_CANCELLED */
+  return true; /* false would cancel: xsam_segment then returns XSAM_ERR_CANCELLED */
 }
 
 static int write_file(const char *path, const void *data, size_t size) {
@@ -107,7 +107,7 @@ int main(int argc, char **argv) {
 done: /* every free accepts NULL */
   xsam_free(png);
   xsam_free(json);
-  xsam_free((void *)image.pixels);
+  xsam_image_free(&image);
   xsam_result_free(result);
   xsam_context_free(ctx);
   xsam_model_free(model);

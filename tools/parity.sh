@@ -37,13 +37,22 @@ fi
 "$build/bin/xsam" info "$work/model" >/dev/null || { echo "[parity] load exported model FAIL"; exit 1; }
 echo "[parity] export + load of the exported model directory                 PASS"
 
+if python3 tests/golden/check_set_constants.py "$golden" . >"$work/constants.txt"; then
+  echo "[parity] golden tests take no constant of this set from a literal           PASS"
+else
+  cat "$work/constants.txt"
+  echo "[parity] golden tests take no constant of this set from a literal           FAIL"
+  status_constants=1
+fi
+
 export XSAM_GOLDEN_DIR="$golden" XSAM_MODEL_DIR="$work/model" XSAM_TEST_DATA="$PWD/tests/data"
-export XSAM_TOKENIZER_PLUGIN="$build/lib/libxsam_tokenizer.so" OMP_WAIT_POLICY=PASSIVE
-status=0
+export XSAM_TOKENIZER_PLUGIN="$build/lib/xsam/libxsam_tokenizer.so" OMP_WAIT_POLICY=PASSIVE
+status=${status_constants:-0}
+echo "parity: CPU kernel path ${XSAM_CPU:-auto} (XSAM_CPU)"
 for t in "${tests[@]}"; do
   log="$work/$t.log"
   if "$build/bin/$t" >"$log" 2>&1; then result=PASS; else result=FAIL; status=1; fi
-  grep -h '^\[parity\]' "$log"
+  grep -h '^\[parity\]\|^\[skip\]' "$log"
   summary=$(grep -E '^\[  (PASSED|FAILED)  \]' "$log" | head -2 | tr '\n' ' ')
   printf '[parity] %-60s %s %s\n' "$t (all tests)" "$summary" "$result"
   [ "$result" = FAIL ] && grep -E '^\[  FAILED  \]' "$log" | sed 's/^/    /'

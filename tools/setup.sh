@@ -23,6 +23,7 @@ packages=(
   python3-skimage                            # the bundled sample image's origin (scikit-image data)
   clang libclang-rt-dev                      # fuzzing (libFuzzer)
   libcpp-httplib-dev chromium chromium-driver  # xsam serve (HTTP), its browser test (headless Chromium)
+  dpkg-dev python3-venv python3-setuptools python3-pip  # install tests: cpack -G DEB (dpkg-shlibdeps), pip
 )
 missing=()
 for p in "${packages[@]}"; do

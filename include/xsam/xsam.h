@@ -15,18 +15,42 @@
  *   - xsam_context_*: one context per thread at a time (a context holds scratch space, the KV cache
  *     and the per-image cache); different contexts on different threads run concurrently.
  *   - xsam_result_*: a result is owned by the caller; read it from any one thread at a time.
+ *
+ * ABI (docs/c-api.md): libxsam.so.XSAM_API_VERSION keeps working for programs built against any header of
+ * the same XSAM_API_VERSION. Every params struct begins with `struct_size`, which its *_default_params()
+ * sets to the sizeof the caller was compiled with: always start from *_default_params(). New fields are
+ * only ever appended, so a struct from an older header is read up to its size (the rest keeps its
+ * default); one from a newer header than the library's fails with XSAM_ERR_UNSUPPORTED.
+ *
+ * Out-of-range indices: the xsam_result_* accessors taking a mask index i >= xsam_result_n_masks() return
+ * NULL (pointers and strings), -1 (label_id), 0 (score), a box of zeros, or XSAM_ERR_INVALID_ARGUMENT
+ * (functions returning a status). Unknown enum values give NULL / "unknown" names and
+ * XSAM_ERR_INVALID_ARGUMENT where a status is returned.
  */
 #ifndef XSAM_XSAM_H
 #define XSAM_XSAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "xsam/xsam_version.h" /* XSAM_VERSION_MAJOR/MINOR/PATCH/STRING, XSAM_API_VERSION (generated) */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* XSAM_SHARED: defined when a program links the shared library on Windows (dllimport); the Unix build
+   exports only what XSAM_API marks (the rest of libxsam is hidden). */
+#if defined(_WIN32) || defined(__CYGWIN__)
 #if defined(XSAM_BUILDING_LIBRARY)
+#define XSAM_API __declspec(dllexport)
+#elif defined(XSAM_SHARED)
+#define XSAM_API __declspec(dllimport)
+#else
+#define XSAM_API
+#endif
+#elif defined(XSAM_BUILDING_LIBRARY)
 #define XSAM_API __attribute__((visibility("default")))
 #else
 #define XSAM_API
@@ -50,6 +74,7 @@ typedef enum {
 /* Message of the last failed call on this thread; valid until the next xsam call on this thread. */
 XSAM_API const char *xsam_last_error(void);
 XSAM_API const char *xsam_status_name(xsam_status status);
+/* "MAJOR.MINOR.PATCH" of the library that runs: XSAM_VERSION_STRING of the header it was built from. */
 XSAM_API const char *xsam_version(void);
 
 /* Frees memory returned by the library (JSON strings, RLE strings). NULL is fine. */
@@ -65,11 +90,12 @@ typedef enum { XSAM_DTYPE_AUTO = 0, XSAM_DTYPE_FP32 = 1, XSAM_DTYPE_BF16 = 2 } x
 typedef enum { XSAM_DEVICE_CPU = 0, XSAM_DEVICE_CUDA = 1 } xsam_device;
 
 typedef struct {
+  size_t struct_size;         /* sizeof(xsam_model_params) as compiled: set by xsam_model_default_params() */
   xsam_dtype dtype;           /* runtime dtype; AUTO = bf16 where the CPU path has AVX-512 (or on CUDA), else fp32 */
   xsam_device device;
   int device_index;
-  int n_threads;              /* intra-op threads; <= 0: all physical cores */
-  int verify_checksums;       /* check sha256 of the weight files against checksums.json */
+  int n_threads;              /* intra-op threads; 0: all physical cores; < 0 or > 4096: INVALID_ARGUMENT */
+  bool verify_checksums;      /* check sha256 of the weight files against checksums.json */
   const char *tokenizer_plugin; /* path of libxsam_tokenizer.so; NULL: beside libxsam */
   const char *preset;         /* NULL: as config.json says; "aaai26" / "main" to override behaviour */
   int sliding_window_keys;    /* -1: as config.json says; 0 none, 2047 or 2048 */
@@ -88,6 +114,7 @@ XSAM_API void xsam_model_free(xsam_model *model);
 /* ------------------------------------------------------------------ context */
 
 typedef struct {
+  size_t struct_size;          /* sizeof(xsam_context_params) as compiled: set by xsam_context_default_params() */
   int max_context_tokens;      /* KV cache length; <= 0: the model's max_position_embeddings */
   int image_cache_entries;     /* images whose encoder outputs + prefix KV are kept; 0 disables */
   int64_t max_image_pixels;    /* images larger than this are refused (XSAM_ERR_LIMIT) */
@@ -146,10 +173,14 @@ typedef enum {
   XSAM_MODE_GENERATE
 } xsam_mode;
 
-/* Called for every generated token; return 0 to cancel (the call then fails with XSAM_ERR_CANCELLED). */
-typedef int (*xsam_token_callback)(const char *piece, int32_t token_id, void *user_data);
+/* Called for every generated token; return false to cancel (the call then fails with XSAM_ERR_CANCELLED).
+   `piece` is always whole, valid UTF-8: the bytes of a character split across tokens are held back and
+   arrive with the token that completes it (that token's piece holds the whole character; the earlier
+   token's piece is ""), and undecodable bytes arrive as U+FFFD. The pieces joined are the generated text. */
+typedef bool (*xsam_token_callback)(const char *piece, int32_t token_id, void *user_data);
 
 typedef struct {
+  size_t struct_size;          /* sizeof(xsam_segment_params) as compiled: set by xsam_segment_default_params() */
   xsam_task task;
   xsam_mode mode;
   const char *const *classes;  /* class names for generic / open-vocab tasks (or use "ins: a, b; sem: c" in the prompt) */
@@ -157,7 +188,7 @@ typedef struct {
   size_t n_thing_classes;      /* the first n_thing_classes of `classes` are things (panoptic); rest stuff */
   const char *question;        /* explicit question text instead of the task's first template (NULL = template) */
   const char *answer;          /* explicit teacher-forced answer (NULL = the task's first answer template) */
-  int add_bos;                 /* default 0 (upstream demo); 1 reproduces the paper's evaluation prompts */
+  bool add_bos;                /* default false (upstream demo); true reproduces the paper's evaluation prompts */
   int max_new_tokens;          /* <= 0: the preset's default (512 aaai26) */
   float temperature;           /* 0 = greedy (default) */
   int top_k;
@@ -174,6 +205,20 @@ typedef struct {
 
 XSAM_API xsam_segment_params xsam_segment_default_params(void);
 
+/* Names of tasks, modes and dtypes as the CLI, the HTTP API, the Python binding and the result JSON spell
+   them (as whisper_lang_str / whisper_lang_id):
+     tasks  "auto" "chat" "semantic" "instance" "panoptic" "referring" "reasoning" "gcg" "interactive" "vgd"
+            "open_vocab";   modes "default" "teacher_forced" "generate";   dtypes "auto" "fp32" "bf16".
+   *_name returns NULL for a value outside the enum; the values with names are 0, 1, 2, ... up to the first
+   NULL, so a program can list them. *_from_name accepts "-" for "_" ("open-vocab") and is case-sensitive;
+   an unknown name is XSAM_ERR_INVALID_ARGUMENT with a message listing the valid ones. */
+XSAM_API const char *xsam_task_name(xsam_task task);
+XSAM_API xsam_status xsam_task_from_name(const char *name, xsam_task *out);
+XSAM_API const char *xsam_mode_name(xsam_mode mode);
+XSAM_API xsam_status xsam_mode_from_name(const char *name, xsam_mode *out);
+XSAM_API const char *xsam_dtype_name(xsam_dtype dtype);
+XSAM_API xsam_status xsam_dtype_from_name(const char *name, xsam_dtype *out);
+
 /* Runs one request. `image` is required; `prompt` may be NULL for tasks that need none
    (interactive, VGD). `refs` may be NULL when n_refs == 0. */
 XSAM_API xsam_status xsam_segment(xsam_context *ctx, const xsam_image *image, const char *prompt,
@@ -181,15 +226,26 @@ XSAM_API xsam_status xsam_segment(xsam_context *ctx, const xsam_image *image, co
                                   const xsam_segment_params *params, xsam_result **out);
 
 /* Decodes an image file (PNG, JPEG, ...) into RGB8, as PIL's Image.open(f).convert("RGB").
-   Free the pixels with xsam_free. */
+   Free the pixels with xsam_image_free (xsam_free(pixels) works too). */
 XSAM_API xsam_status xsam_image_load(const char *path, xsam_image *out);
 
 /* Loads a visual-prompt mask file as upstream's CLI does: 8-bit grey (PIL convert("L")), then 1 where
    the value is > 128. *out_mask (width × height bytes, 0/1) is freed with xsam_free. */
 XSAM_API xsam_status xsam_mask_load(const char *path, uint8_t **out_mask, int *out_width, int *out_height);
 
-/* Decodes an image held in memory (PNG, JPEG, ...). Free the pixels with xsam_free. */
+/* Decodes an image held in memory (PNG, JPEG, ...). Free the pixels with xsam_image_free. */
 XSAM_API xsam_status xsam_image_decode(const uint8_t *bytes, size_t size, xsam_image *out);
+
+/* xsam_image_decode with a limit: an image of more than max_pixels pixels (width × height) is refused with
+   XSAM_ERR_LIMIT, from its header before any pixel is allocated where the format allows (PNG, JPEG, BMP,
+   WebP, GIF, TIFF), so a small file that would decode into gigabytes costs nothing. max_pixels <= 0: no
+   limit but OpenCV's own (2^30 pixels). xsam_image_decode applies 178956970 (PIL's refusal threshold). */
+XSAM_API xsam_status xsam_image_decode_limit(const uint8_t *bytes, size_t size, int64_t max_pixels, xsam_image *out);
+
+/* Frees the pixels of an image filled by xsam_image_load / xsam_image_decode and zeroes *image (so a second
+   call is harmless). NULL, and an image with NULL pixels, are fine. Never pass an image whose pixels the
+   caller owns. */
+XSAM_API void xsam_image_free(xsam_image *image);
 
 /* ------------------------------------------------------------------ results */
 

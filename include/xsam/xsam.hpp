@@ -71,11 +71,24 @@ struct HandleDeleter {
 
 // ------------------------------------------------------------------ images
 
-// An owned RGB8 image decoded by the library (load_image / decode_image).
+// An owned RGB8 image decoded by the library (load_image / decode_image), freed by xsam_image_free.
 class ImageBuffer {
  public:
   ImageBuffer() = default;
-  explicit ImageBuffer(const xsam_image& owned) : image_(owned), pixels_(const_cast<uint8_t*>(owned.pixels)) {}
+  explicit ImageBuffer(const xsam_image& owned) : image_(owned) {}
+  ImageBuffer(ImageBuffer&& other) noexcept : image_(other.image_) { other.image_ = xsam_image{}; }
+  ImageBuffer& operator=(ImageBuffer&& other) noexcept {
+    if (this != &other) {
+      xsam_image_free(&image_);
+      image_ = other.image_;
+      other.image_ = xsam_image{};
+    }
+    return *this;
+  }
+  ImageBuffer(const ImageBuffer&) = delete;
+  ImageBuffer& operator=(const ImageBuffer&) = delete;
+  ~ImageBuffer() { xsam_image_free(&image_); }
+
   const xsam_image& view() const noexcept { return image_; }
   int width() const noexcept { return image_.width; }
   int height() const noexcept { return image_.height; }
@@ -83,7 +96,6 @@ class ImageBuffer {
 
  private:
   xsam_image image_{};
-  std::unique_ptr<uint8_t, detail::Free> pixels_;
 };
 
 // Decodes an image file as PIL's Image.open(f).convert("RGB").
@@ -172,7 +184,7 @@ class ModelParams {
   ModelParams& dtype(xsam_dtype d) { p_.dtype = d; return *this; }
   ModelParams& device(xsam_device d, int index = 0) { p_.device = d; p_.device_index = index; return *this; }
   ModelParams& threads(int n) { p_.n_threads = n; return *this; }
-  ModelParams& verify_checksums(bool on = true) { p_.verify_checksums = on ? 1 : 0; return *this; }
+  ModelParams& verify_checksums(bool on = true) { p_.verify_checksums = on; return *this; }
   ModelParams& tokenizer_plugin(std::string path) { plugin_ = std::move(path); return *this; }
   ModelParams& preset(std::string name) { preset_ = std::move(name); return *this; }
   ModelParams& sliding_window_keys(int n) { p_.sliding_window_keys = n; return *this; }
@@ -218,7 +230,7 @@ class SegmentParams {
   }
   SegmentParams& question(std::string q) { question_ = std::move(q); has_question_ = true; return *this; }
   SegmentParams& answer(std::string a) { answer_ = std::move(a); has_answer_ = true; return *this; }
-  SegmentParams& add_bos(bool on = true) { p_.add_bos = on ? 1 : 0; return *this; }
+  SegmentParams& add_bos(bool on = true) { p_.add_bos = on; return *this; }
   SegmentParams& max_new_tokens(int n) { p_.max_new_tokens = n; return *this; }
   SegmentParams& sampling(float temperature, int top_k = 0, float top_p = 1.0f) {
     p_.temperature = temperature;
@@ -368,13 +380,13 @@ class Context {
   struct Stream {
     const TokenCallback* fn;
     std::exception_ptr error;
-    static int call(const char* piece, int32_t id, void* user) {
+    static bool call(const char* piece, int32_t id, void* user) {
       auto* self = static_cast<Stream*>(user);
       try {
-        return (*self->fn)(piece ? piece : "", id) ? 1 : 0;
+        return (*self->fn)(piece ? piece : "", id);
       } catch (...) {
         self->error = std::current_exception();
-        return 0;
+        return false;
       }
     }
   };
@@ -405,12 +417,29 @@ class Context {
 
 inline std::string version() { return xsam_version(); }
 
-// "auto", "chat", "semantic", ... as the CLI and the result JSON spell them.
+// "auto", "chat", "semantic", ... as the CLI and the result JSON spell them (the library's names);
+// "unknown" for a value outside the enum.
 inline const char* task_name(xsam_task t) {
-  static const char* const names[] = {"auto",      "chat", "semantic",    "instance", "panoptic",  "referring",
-                                      "reasoning", "gcg",  "interactive", "vgd",      "open_vocab"};
-  const int i = static_cast<int>(t);
-  return i >= 0 && i < static_cast<int>(sizeof names / sizeof names[0]) ? names[i] : "unknown";
+  const char* name = xsam_task_name(t);
+  return name ? name : "unknown";
+}
+
+// The task, mode or dtype a name stands for; throws Error (XSAM_ERR_INVALID_ARGUMENT, listing the valid
+// names) for an unknown one.
+inline xsam_task task_from_name(const std::string& name) {
+  xsam_task t{};
+  detail::check(xsam_task_from_name(name.c_str(), &t));
+  return t;
+}
+inline xsam_mode mode_from_name(const std::string& name) {
+  xsam_mode m{};
+  detail::check(xsam_mode_from_name(name.c_str(), &m));
+  return m;
+}
+inline xsam_dtype dtype_from_name(const std::string& name) {
+  xsam_dtype d{};
+  detail::check(xsam_dtype_from_name(name.c_str(), &d));
+  return d;
 }
 
 inline void random_model(const std::string& out_dir, const std::string& size_preset = "tiny",

@@ -1,4 +1,4 @@
-// Every exported function of include/xsam/xsam.h. Each one catches everything: an xsam::Error becomes
+// Every exported function of include/xsam/xsam.h. Each one catches everything: an xsam::Failure becomes
 // its status and message, anything else XSAM_ERR_INTERNAL / XSAM_ERR_OUT_OF_MEMORY; no exception
 // crosses the C boundary.
 #include "xsam/xsam.h"
@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "api/handles.h"
+#include "api/params_abi.h"
 #include "core/error.h"
 #include "image/decode.h"
 #include "pipeline/model_dir.h"
@@ -36,7 +37,7 @@ xsam_status guarded(const char* fn, F&& f) {
     g_last_error.clear();
     f();
     return XSAM_OK;
-  } catch (const Error& e) {
+  } catch (const Failure& e) {
     return set_error(to_c(e.status()), e.what());
   } catch (const std::bad_alloc&) {
     return set_error(XSAM_ERR_OUT_OF_MEMORY, std::string(fn) + ": out of memory");
@@ -91,17 +92,18 @@ const char* xsam_status_name(xsam_status s) {
   return "unknown";
 }
 
-const char* xsam_version(void) { return "0.1.0"; }
+const char* xsam_version(void) { return XSAM_VERSION_STRING; }
 
 void xsam_free(void* p) { std::free(p); }
 
 xsam_model_params xsam_model_default_params(void) {
   xsam_model_params p{};
+  p.struct_size = sizeof(xsam_model_params);
   p.dtype = XSAM_DTYPE_AUTO;
   p.device = XSAM_DEVICE_CPU;
   p.device_index = 0;
   p.n_threads = 0;
-  p.verify_checksums = 0;
+  p.verify_checksums = false;
   p.tokenizer_plugin = nullptr;
   p.preset = nullptr;
   p.sliding_window_keys = -1;
@@ -114,7 +116,8 @@ xsam_status xsam_model_load(const char* dir, const xsam_model_params* params, xs
     require(dir, "model_dir");
     require(out, "out");
     *out = nullptr;
-    xsam_model_params p = params ? *params : xsam_model_default_params();
+    const xsam_model_params p = api::read_params(params, xsam_model_default_params(), api::kModelParamsFirstSize,
+                                                 "params", "xsam_model_default_params");
     LoadOptions o;
     o.dtype = dtype_of(api::enum_int(p.dtype), "params.dtype");
     o.dtype_auto = api::enum_int(p.dtype) == XSAM_DTYPE_AUTO;
@@ -128,7 +131,7 @@ xsam_status xsam_model_load(const char* dir, const xsam_model_params* params, xs
     }
     if (p.n_threads < 0 || p.n_threads > 4096) fail(Status::InvalidArgument, "params.n_threads: out of range");
     o.threads = p.n_threads;
-    o.verify_checksums = p.verify_checksums != 0;
+    o.verify_checksums = api::flag(p.verify_checksums);
     if (p.tokenizer_plugin) o.tokenizer_plugin = p.tokenizer_plugin;
     if (p.preset) o.preset = std::string(p.preset);
     if (p.sliding_window_keys < -1) fail(Status::InvalidArgument, "params.sliding_window_keys: must be >= -1");
@@ -151,6 +154,7 @@ void xsam_model_free(xsam_model* model) { delete model; }
 
 xsam_context_params xsam_context_default_params(void) {
   xsam_context_params p{};
+  p.struct_size = sizeof(xsam_context_params);
   p.max_context_tokens = 0;
   p.image_cache_entries = 1;
   p.max_image_pixels = 178956970;
@@ -162,7 +166,9 @@ xsam_status xsam_context_new(xsam_model* model, const xsam_context_params* param
     require(model, "model");
     require(out, "out");
     *out = nullptr;
-    xsam_context_params p = params ? *params : xsam_context_default_params();
+    const xsam_context_params p = api::read_params(params, xsam_context_default_params(),
+                                                   api::kContextParamsFirstSize, "params",
+                                                   "xsam_context_default_params");
     if (p.max_context_tokens < 0) fail(Status::InvalidArgument, "params.max_context_tokens: must be >= 0");
     if (p.max_context_tokens > (1 << 20)) fail(Status::Limit, "params.max_context_tokens: too large");
     if (p.image_cache_entries < 0) fail(Status::InvalidArgument, "params.image_cache_entries: must be >= 0");
@@ -213,11 +219,15 @@ xsam_status xsam_mask_load(const char* path, uint8_t** out_mask, int* out_width,
 }
 
 xsam_status xsam_image_decode(const uint8_t* bytes, size_t size, xsam_image* out) {
+  return xsam_image_decode_limit(bytes, size, kDefaultMaxPixels, out);
+}
+
+xsam_status xsam_image_decode_limit(const uint8_t* bytes, size_t size, int64_t max_pixels, xsam_image* out) {
   return guarded("xsam_image_decode", [&] {
     require(bytes, "bytes");
     require(out, "out");
     *out = xsam_image{};
-    Image img = decode_image_memory(bytes, size, "image");
+    Image img = decode_image_memory(bytes, size, "image", max_pixels);
     uint8_t* pixels = static_cast<uint8_t*>(std::malloc(img.rgb.size()));
     if (!pixels) throw std::bad_alloc();
     std::memcpy(pixels, img.rgb.data(), img.rgb.size());
@@ -227,6 +237,14 @@ xsam_status xsam_image_decode(const uint8_t* bytes, size_t size, xsam_image* out
     out->stride = img.width * 3;
     out->format = XSAM_PIXEL_RGB8;
   });
+}
+
+void xsam_image_free(xsam_image* image) {
+  if (!image) return;
+  // The library allocated these pixels (malloc) and hands them out through the const field of the input
+  // struct: casting the const away here keeps callers from doing it.
+  std::free(const_cast<uint8_t*>(image->pixels));
+  *image = xsam_image{};
 }
 
 xsam_status xsam_random_model(const char* out_dir, const char* size_preset, xsam_dtype dtype, uint64_t seed,

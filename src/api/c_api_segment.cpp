@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "api/handles.h"
+#include "api/params_abi.h"
 #include "core/error.h"
 #include "image/decode.h"
 #include "pipeline/segment.h"
@@ -71,6 +72,25 @@ bool valid_utf8(const char* s) {
   return true;
 }
 
+// `s` with every byte that does not begin a well-formed character replaced by U+FFFD: what the token
+// callback receives, so that the header's promise of whole UTF-8 pieces holds whatever the tokenizer gave.
+std::string whole_utf8(const std::string& s) {
+  if (valid_utf8(s.c_str())) return s;
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    size_t n = 1;
+    while (n <= 4 && i + n <= s.size() && !valid_utf8(s.substr(i, n).c_str())) ++n;
+    if (n <= 4 && i + n <= s.size() && s[i] != '\0') {
+      out.append(s, i, n);
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string text_arg(const char* s, const char* what) {
   if (!s) return "";
   if (!valid_utf8(s)) fail(Status::InvalidArgument, std::string(what) + ": not valid UTF-8");
@@ -124,9 +144,10 @@ extern "C" {
 
 xsam_segment_params xsam_segment_default_params(void) {
   xsam_segment_params p{};
+  p.struct_size = sizeof(xsam_segment_params);
   p.task = XSAM_TASK_AUTO;
   p.mode = XSAM_MODE_DEFAULT;
-  p.add_bos = 0;
+  p.add_bos = false;
   p.max_new_tokens = 0;
   p.temperature = 0.0f;
   p.top_k = 0;
@@ -150,7 +171,9 @@ xsam_status xsam_segment(xsam_context* ctx, const xsam_image* image, const char*
     if (!image) fail(Status::InvalidArgument, "image is NULL");
     if (n_refs > 0 && !refs) fail(Status::InvalidArgument, "refs is NULL but n_refs = " + std::to_string(n_refs));
     if (n_refs > 64) fail(Status::Limit, "n_refs: at most 64 visual refs per call");
-    xsam_segment_params p = params ? *params : xsam_segment_default_params();
+    const xsam_segment_params p = api::read_params(params, xsam_segment_default_params(),
+                                                   api::kSegmentParamsFirstSize, "params",
+                                                   "xsam_segment_default_params");
     if (!image->pixels) fail(Status::InvalidArgument, "image.pixels is NULL");
     Image img = image_from_pixels(image->pixels, image->width, image->height, image->stride, format_of(api::enum_int(image->format)),
                                   ctx->ctx.options().max_image_pixels);
@@ -173,7 +196,7 @@ xsam_status xsam_segment(xsam_context* ctx, const xsam_image* image, const char*
     if (p.answer) r.answer = text_arg(p.answer, "params.answer");
     r.question_template = p.question_template;
     r.answer_template = p.answer_template;
-    r.add_bos = p.add_bos != 0;
+    r.add_bos = api::flag(p.add_bos);
     if (p.max_new_tokens < 0) fail(Status::InvalidArgument, "params.max_new_tokens: must be >= 0");
     r.max_new_tokens = p.max_new_tokens;
     if (!(p.temperature >= 0) || !std::isfinite(p.temperature))
@@ -197,7 +220,7 @@ xsam_status xsam_segment(xsam_context* ctx, const xsam_image* image, const char*
       auto cb = p.on_token;
       void* user = p.user_data;
       r.on_token = [cb, user](const std::string& piece, int64_t id) {
-        return cb(piece.c_str(), static_cast<int32_t>(id), user) != 0;
+        return cb(whole_utf8(piece).c_str(), static_cast<int32_t>(id), user);
       };
     }
     auto res = std::make_unique<xsam_result>();

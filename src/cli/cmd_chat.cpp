@@ -23,10 +23,10 @@ const char* kHelp =
     "  :quit               leave\n"
     "anything else is a prompt (e.g. \"the red car\", \"ins: person, dog; sem: sky\", a question).\n";
 
-int on_token(const char* piece, int32_t, void*) {
+bool on_token(const char* piece, int32_t, void*) {
   std::fputs(piece, stdout);
   std::fflush(stdout);
-  return 1;
+  return true;
 }
 
 }  // namespace

@@ -7,21 +7,7 @@
 
 namespace xsam_cli {
 
-bool parse_task(const std::string& s, xsam_task* out) {
-  static const std::pair<const char*, xsam_task> table[] = {
-      {"auto", XSAM_TASK_AUTO},         {"chat", XSAM_TASK_CHAT},
-      {"semantic", XSAM_TASK_SEMANTIC}, {"instance", XSAM_TASK_INSTANCE},
-      {"panoptic", XSAM_TASK_PANOPTIC}, {"referring", XSAM_TASK_REFERRING},
-      {"reasoning", XSAM_TASK_REASONING}, {"gcg", XSAM_TASK_GCG},
-      {"interactive", XSAM_TASK_INTERACTIVE}, {"vgd", XSAM_TASK_VGD},
-      {"open_vocab", XSAM_TASK_OPEN_VOCAB}, {"open-vocab", XSAM_TASK_OPEN_VOCAB}};
-  for (const auto& [name, t] : table)
-    if (s == name) {
-      *out = t;
-      return true;
-    }
-  return false;
-}
+bool parse_task(const std::string& s, xsam_task* out) { return xsam_task_from_name(s.c_str(), out) == XSAM_OK; }
 
 bool parse_floats(const std::string& s, char sep_pairs, std::vector<float>* out) {
   out->clear();
@@ -70,7 +56,7 @@ const char* RequestOptions::help() {
 
 std::string RequestOptions::parse(Args& a) {
   std::string v;
-  if (a.option("--task", &v) && !parse_task(v, &params.task)) return "unknown --task '" + v + "'";
+  if (a.option("--task", &v) && !parse_task(v, &params.task)) return std::string("--task: ") + xsam_last_error();
   a.option("--prompt", &prompt);
   for (const auto& list : a.all("--classes")) {
     std::stringstream ss(list);
@@ -112,12 +98,8 @@ std::string RequestOptions::parse(Args& a) {
     if (!err.empty()) return "--mask " + m + ": " + err;
     refs.push_back(r);
   }
-  if (a.option("--mode", &v)) {
-    if (v == "default") params.mode = XSAM_MODE_DEFAULT;
-    else if (v == "teacher-forced" || v == "teacher_forced") params.mode = XSAM_MODE_TEACHER_FORCED;
-    else if (v == "generate") params.mode = XSAM_MODE_GENERATE;
-    else return "unknown --mode '" + v + "'";
-  }
+  if (a.option("--mode", &v) && xsam_mode_from_name(v.c_str(), &params.mode) != XSAM_OK)
+    return std::string("--mode: ") + xsam_last_error();
   if (a.option("--max-new-tokens", &v)) {
     if (!(err = int_option("--max-new-tokens", v, 1, INT_MAX, &n)).empty()) return err;
     params.max_new_tokens = int(n);

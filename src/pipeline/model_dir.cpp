@@ -57,7 +57,10 @@ void copy_file(const std::string& from, const std::string& to) {
 std::string library_dir() {
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(&find_tokenizer_source), &info) && info.dli_fname) {
-    std::string p = info.dli_fname;
+    // Where the library really lies, a symbolic link to it resolved.
+    char* real = ::realpath(info.dli_fname, nullptr);
+    std::string p = real ? real : info.dli_fname;
+    std::free(real);
     auto slash = p.rfind('/');
     if (slash != std::string::npos) return p.substr(0, slash);
   }
@@ -77,11 +80,11 @@ std::string find_tokenizer_source(const std::string& explicit_dir) {
     fail(Status::Io, explicit_dir + ": no tokenizer.model in the tokenizer directory");
   }
   if (const char* e = std::getenv("XSAM_TOKENIZER_DIR"); e && *e && ok(e)) return e;
-  if (ok(library_dir() + "/../share/xsam/tokenizer")) return library_dir() + "/../share/xsam/tokenizer";
-#ifdef XSAM_SOURCE_DIR
-  if (ok(std::string(XSAM_SOURCE_DIR) + "/tests/data/tokenizer/hf-phi3-xsam"))
-    return std::string(XSAM_SOURCE_DIR) + "/tests/data/tokenizer/hf-phi3-xsam";
-#endif
+  // Relative to the library, as installed and as in the build tree (lib/xsam/tokenizer): no path of the
+  // source tree is compiled in.
+  const std::string lib = library_dir();
+  for (const std::string& d : {lib + "/xsam/tokenizer", lib + "/../lib/xsam/tokenizer"})
+    if (ok(d)) return d;
   std::string list;
   for (const auto& t : tried) list += "\n  " + t;
   fail(Status::Io, "no Phi-3 tokenizer files found (set --tokenizer or XSAM_TOKENIZER_DIR); tried:" + list);

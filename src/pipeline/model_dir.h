@@ -12,8 +12,9 @@ namespace xsam {
 struct LoadedModel;
 
 // Where the Phi-3 tokenizer files for random models come from: `explicit_dir` if given, else
-// $XSAM_TOKENIZER_DIR, else share/xsam/tokenizer beside the installed library, else the source tree's
-// tests/data/tokenizer/hf-phi3-xsam. Throws Status::Io listing what was tried.
+// $XSAM_TOKENIZER_DIR, else xsam/tokenizer beside the library (installed, and in the build tree, where
+// CMake copies tests/data/tokenizer's files), then ../lib/xsam/tokenizer (a statically linked program in
+// bin/). Throws Status::Io listing what was tried.
 std::string find_tokenizer_source(const std::string& explicit_dir);
 
 // Writes config.json (size preset "tiny" or "full", behaviour preset aaai26, tokenizer mode fast when a

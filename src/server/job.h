@@ -61,17 +61,13 @@ class Job {
     std::lock_guard<std::mutex> lock(mu_);
     ++n_tokens_;
     if (!input.stream) return;
-    std::string text = joiner_.push(piece ? piece : "");
-    if (text.empty()) return;
-    pieces_.push_back(std::move(text));
+    // The library hands out whole UTF-8 characters (xsam_token_callback); a piece may be empty.
+    if (!piece || !*piece) return;
+    pieces_.push_back(piece);
     cv_.notify_all();
   }
   void finish(xsam_status status, std::string error, xsam_result* result) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (input.stream) {
-      std::string rest = joiner_.flush();
-      if (!rest.empty()) pieces_.push_back(rest);
-    }
     status_ = status;
     error_ = std::move(error);
     result_.reset(result);
@@ -108,7 +104,6 @@ class Job {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> pieces_;
-  Utf8Joiner joiner_;
   int n_tokens_ = 0;
   int worker_ = -1;
   Clock::time_point started_{}, finished_{};

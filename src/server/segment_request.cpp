@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include "server/http_error.h"
-#include "server/image_probe.h"
 #include "server/text_codec.h"
 
 namespace xsam_server {
@@ -16,12 +15,6 @@ namespace xsam_server {
 using nlohmann::json;
 
 namespace {
-
-const std::pair<const char*, xsam_task> kTasks[] = {
-    {"auto", XSAM_TASK_AUTO},           {"chat", XSAM_TASK_CHAT},         {"semantic", XSAM_TASK_SEMANTIC},
-    {"instance", XSAM_TASK_INSTANCE},   {"panoptic", XSAM_TASK_PANOPTIC}, {"referring", XSAM_TASK_REFERRING},
-    {"reasoning", XSAM_TASK_REASONING}, {"gcg", XSAM_TASK_GCG},           {"interactive", XSAM_TASK_INTERACTIVE},
-    {"vgd", XSAM_TASK_VGD},             {"open_vocab", XSAM_TASK_OPEN_VOCAB}};
 
 // Fields of the request object; anything else is refused so that a typo does not pass silently.
 const std::set<std::string> kFields = {
@@ -73,22 +66,19 @@ bool checked_bool(const json& v, const std::string& field) {
   throw bad_field(field, "must be true or false");
 }
 
+// The names are the library's (xsam_task_from_name); its message lists the valid ones.
 xsam_task parse_task(const json& v) {
   const std::string s = checked_text(v, "task", 64);
-  for (const auto& [name, t] : kTasks)
-    if (s == name) return t;
-  if (s == "open-vocab") return XSAM_TASK_OPEN_VOCAB;
-  std::string names;
-  for (const auto& [name, t] : kTasks) names += std::string(names.empty() ? "" : ", ") + name;
-  throw bad_field("task", "unknown task '" + s + "' (one of " + names + ")");
+  xsam_task t;
+  if (xsam_task_from_name(s.c_str(), &t) != XSAM_OK) throw bad_field("task", xsam_last_error());
+  return t;
 }
 
 xsam_mode parse_mode(const json& v) {
   const std::string s = checked_text(v, "mode", 64);
-  if (s == "default") return XSAM_MODE_DEFAULT;
-  if (s == "teacher_forced" || s == "teacher-forced") return XSAM_MODE_TEACHER_FORCED;
-  if (s == "generate") return XSAM_MODE_GENERATE;
-  throw bad_field("mode", "unknown mode '" + s + "' (default, teacher_forced or generate)");
+  xsam_mode m;
+  if (xsam_mode_from_name(s.c_str(), &m) != XSAM_OK) throw bad_field("mode", xsam_last_error());
+  return m;
 }
 
 std::string trim(const std::string& s) {
@@ -124,19 +114,20 @@ std::vector<std::string> parse_classes(const json& v, const ServerOptions& limit
 std::unique_ptr<uint8_t, FreeWithXsam> decode_image(const std::string& bytes, const std::string& field,
                                                     int64_t max_pixels, xsam_image* out) {
   if (bytes.empty()) throw bad_field(field, "empty");
-  int64_t w = 0, h = 0;
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  if (probe_image_size(data, bytes.size(), &w, &h) && max_pixels > 0 && w * h > max_pixels)
-    throw over_limit(field, std::to_string(w) + "x" + std::to_string(h) + " exceeds the limit of " +
-                                std::to_string(max_pixels) + " pixels");
+  // The library refuses an oversized image from its header, before allocating any pixel.
   xsam_image img{};
-  if (xsam_image_decode(data, bytes.size(), &img) != XSAM_OK)
+  const xsam_status s = xsam_image_decode_limit(data, bytes.size(), max_pixels, &img);
+  if (s == XSAM_ERR_LIMIT) {
+    std::string why = xsam_last_error();  // "image: WxH = N pixels exceeds the limit of M pixels"
+    const std::string own = "image: ";
+    if (why.compare(0, own.size(), own) == 0) why = why.substr(own.size());
+    throw over_limit(field, why);
+  }
+  if (s != XSAM_OK)
     throw HttpError(415, "unsupported_media_type", field,
                     field + ": not a decodable image (PNG, JPEG, BMP, WebP, TIFF, ...): " + xsam_last_error());
   std::unique_ptr<uint8_t, FreeWithXsam> owner(const_cast<uint8_t*>(img.pixels));
-  if (max_pixels > 0 && int64_t(img.width) * img.height > max_pixels)
-    throw over_limit(field, std::to_string(img.width) + "x" + std::to_string(img.height) + " exceeds the limit of " +
-                                std::to_string(max_pixels) + " pixels");
   *out = img;
   return owner;
 }
@@ -286,7 +277,7 @@ bool is_request_field(const std::string& name) { return name == "request" || kFi
 const std::vector<std::string>& task_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
-    for (const auto& [name, t] : kTasks) v.push_back(name);
+    for (int i = 0; const char* name = xsam_task_name(static_cast<xsam_task>(i)); ++i) v.push_back(name);
     return v;
   }();
   return names;

@@ -40,8 +40,6 @@ bool valid_sequence(const unsigned char* p, int n, size_t available) {
   return true;
 }
 
-const char kReplacement[] = "\xEF\xBF\xBD";
-
 }  // namespace
 
 std::string base64_encode(const uint8_t* d, size_t n) {
@@ -106,33 +104,6 @@ size_t utf8_error_offset(const std::string& s) {
     i += n;
   }
   return std::string::npos;
-}
-
-std::string Utf8Joiner::push(const std::string& piece) {
-  pending_ += piece;
-  std::string out;
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(pending_.data());
-  size_t i = 0;
-  while (i < pending_.size()) {
-    int n = sequence_length(p[i]);
-    size_t avail = pending_.size() - i;
-    if (n == 0 || !valid_sequence(p + i, n, avail)) {
-      out += kReplacement;
-      ++i;
-      continue;
-    }
-    if (size_t(n) > avail) break;  // unfinished: wait for the next piece
-    out.append(pending_, i, n);
-    i += n;
-  }
-  pending_.erase(0, i);
-  return out;
-}
-
-std::string Utf8Joiner::flush() {
-  std::string out = pending_.empty() ? "" : kReplacement;
-  pending_.clear();
-  return out;
 }
 
 }  // namespace xsam_server

@@ -1,5 +1,5 @@
 // Bytes ↔ text for the API: base64 (images and PNGs travel inside JSON) and UTF-8 checks (every text
-// field must be valid UTF-8; streamed token pieces may split a character and are re-joined).
+// field must be valid UTF-8).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -17,16 +17,5 @@ bool base64_decode(const std::string& text, std::string* out);
 
 // Byte offset of the first invalid UTF-8 sequence, or npos when the text is valid.
 size_t utf8_error_offset(const std::string& s);
-
-// Joins streamed pieces into whole UTF-8 characters: push() returns the text that is complete so far
-// and keeps an unfinished character for the next piece; invalid bytes become U+FFFD.
-class Utf8Joiner {
- public:
-  std::string push(const std::string& piece);
-  std::string flush();  // whatever is left (an unfinished character becomes U+FFFD)
-
- private:
-  std::string pending_;
-};
 
 }  // namespace xsam_server

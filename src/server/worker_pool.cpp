@@ -7,12 +7,12 @@ namespace xsam_server {
 
 namespace {
 
-// The token callback: counts (and, when streaming, queues) the piece; returning 0 cancels the request.
-int on_token(const char* piece, int32_t, void* user) {
+// The token callback: counts (and, when streaming, queues) the piece; returning false cancels the request.
+bool on_token(const char* piece, int32_t, void* user) {
   Job* job = static_cast<Job*>(user);
-  if (job->cancel_if_past_deadline()) return 0;
+  if (job->cancel_if_past_deadline()) return false;
   job->add_token(piece);
-  return 1;
+  return true;
 }
 
 }  // namespace

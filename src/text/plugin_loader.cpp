@@ -32,6 +32,14 @@ std::string executable_path() {
   return buffer;
 }
 
+std::string canonical_path(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (!real) return path;
+  std::string out = real;
+  std::free(real);
+  return out;
+}
+
 // The file (shared library or executable) that holds this function.
 std::string binary_containing_loader() {
   Dl_info info{};
@@ -39,15 +47,9 @@ std::string binary_containing_loader() {
   std::string name = info.dli_fname;
   // For the main program dladdr may answer argv[0] (possibly relative): use /proc/self/exe then.
   if (name.empty() || name.find('/') == std::string::npos) return executable_path();
-  return name;
-}
-
-std::string canonical_path(const std::string& path) {
-  char* real = ::realpath(path.c_str(), nullptr);
-  if (!real) return path;
-  std::string out = real;
-  std::free(real);
-  return out;
+  // Where the file really lies: a library reached through a symbolic link (e.g. one placed beside the
+  // Python package) still finds the plugin installed beside it.
+  return canonical_path(name);
 }
 
 bool file_exists(const std::string& path) {
@@ -99,10 +101,15 @@ std::vector<PluginCandidate> tokenizer_plugin_candidates(const std::string& expl
       if (c.path == path) return;
     out.push_back({path, origin});
   };
+  // The private directory xsam/ beside libxsam is where it is installed and where the build puts it.
   std::string loader = binary_containing_loader();
-  if (!loader.empty()) add(directory_of(loader), "beside " + loader);
+  if (!loader.empty()) {
+    add(directory_of(loader) + "/" + kTokenizerPluginDir, "xsam/ beside " + loader);
+    add(directory_of(loader), "beside " + loader);
+  }
   std::string exe = executable_path();
   if (!exe.empty()) {
+    add(directory_of(exe) + "/../lib/" + kTokenizerPluginDir, "../lib/xsam of the executable");
     add(directory_of(exe), "beside the executable");
     add(directory_of(exe) + "/../lib", "../lib of the executable");
   }

@@ -13,6 +13,7 @@
 namespace xsam {
 
 inline constexpr const char* kTokenizerPluginFile = "libxsam_tokenizer.so";
+inline constexpr const char* kTokenizerPluginDir = "xsam";  // private directory beside libxsam
 inline constexpr const char* kTokenizerPluginEnv = "XSAM_TOKENIZER_PLUGIN";
 
 struct TokenizerPlugin {
@@ -23,9 +24,11 @@ struct TokenizerPlugin {
 // Where the plugin is looked for, in order:
 //  1. `explicit_path` when non-empty (only that one);
 //  2. else $XSAM_TOKENIZER_PLUGIN when set (only that one);
-//  3. else libxsam_tokenizer.so beside the binary that contains this loader (libxsam.so, or the
-//     executable when the loader is linked statically), found with dladdr;
-//  4. then beside the executable (/proc/self/exe) and in its ../lib.
+//  3. else xsam/libxsam_tokenizer.so beside the binary that contains this loader (libxsam.so, or the
+//     executable when the loader is linked statically), found with dladdr, then beside that binary;
+//  4. then in ../lib/xsam of the executable (/proc/self/exe), beside it, and in its ../lib.
+// No path of the build or source tree is compiled in: the build puts the plugin in lib/xsam/ beside
+// libxsam as the install does.
 // Each entry says where it came from, for error messages.
 struct PluginCandidate {
   std::string path;
@@ -33,7 +36,7 @@ struct PluginCandidate {
 };
 std::vector<PluginCandidate> tokenizer_plugin_candidates(const std::string& explicit_path = "");
 
-// Loads the first candidate that opens and exports a compatible table. Throws xsam::Error
+// Loads the first candidate that opens and exports a compatible table. Throws xsam::Failure
 // (Status::Io) listing every path tried and why each failed.
 const TokenizerPlugin& load_tokenizer_plugin(const std::string& explicit_path = "");
 

@@ -324,7 +324,7 @@ TEST_F(Request, CancelledGenerationIsCancelledAndTheContextStaysUsable) {
   xsam_result* before = nullptr;
   ASSERT_EQ(xsam_segment(ctx_, &image_, "describe", nullptr, 0, &params_, &before), XSAM_OK) << xsam_last_error();
   int calls = 0;
-  params_.on_token = [](const char*, int32_t, void* user) { return ++*static_cast<int*>(user) < 2 ? 1 : 0; };
+  params_.on_token = [](const char*, int32_t, void* user) { return ++*static_cast<int*>(user) < 2; };
   params_.user_data = &calls;
   XSAM_EXPECT_FAIL(run("describe"), XSAM_ERR_CANCELLED, "cancelled");
   EXPECT_EQ(calls, 2);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -29,7 +30,7 @@ struct Reentry {
   xsam_result* inner_result = nullptr;
 };
 
-int call_back_into_own_context(const char*, int32_t, void* user) {
+bool call_back_into_own_context(const char*, int32_t, void* user) {
   auto* r = static_cast<Reentry*>(user);
   if (r->calls++ == 0) {
     xsam_segment_params p = xsam_segment_default_params();
@@ -38,7 +39,7 @@ int call_back_into_own_context(const char*, int32_t, void* user) {
     r->inner = xsam_segment(r->ctx, r->image, "what is this?", nullptr, 0, &p, &r->inner_result);
     r->inner_message = xsam_last_error();
   }
-  return 1;
+  return true;
 }
 
 }  // namespace

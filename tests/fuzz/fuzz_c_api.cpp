@@ -70,7 +70,7 @@ struct Request {
   int tokens_seen = 0;
 };
 
-int on_token(const char* piece, int32_t, void* user) {
+bool on_token(const char* piece, int32_t, void* user) {
   auto* r = static_cast<Request*>(user);
   if (!piece) finding("token callback got a NULL piece");
   ++r->tokens_seen;

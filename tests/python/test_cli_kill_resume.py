@@ -23,7 +23,7 @@ N_IMAGES = 20
 
 def env():
     e = dict(os.environ)
-    e.setdefault("XSAM_TOKENIZER_PLUGIN", str(BUILD / "lib" / "libxsam_tokenizer.so"))
+    e.setdefault("XSAM_TOKENIZER_PLUGIN", str(BUILD / "lib" / "xsam" / "libxsam_tokenizer.so"))
     e["OMP_WAIT_POLICY"] = "PASSIVE"
     return e
 

@@ -27,8 +27,10 @@ def c_layout(tmp_path_factory):
     lines += ["  return 0;", "}"]
     d = tmp_path_factory.mktemp("abi")
     (d / "layout.c").write_text("\n".join(lines))
-    subprocess.run([cc, "-std=c99", "-I", os.path.join(REPO, "include"), str(d / "layout.c"), "-o", str(d / "layout")],
-                   check=True)
+    # xsam.h includes the generated xsam/xsam_version.h from the build's include/.
+    build = os.environ.get("XSAM_BUILD_DIR", os.path.join(REPO, "build"))
+    subprocess.run([cc, "-std=c99", "-I", os.path.join(REPO, "include"), "-I", os.path.join(build, "include"),
+                    str(d / "layout.c"), "-o", str(d / "layout")], check=True)
     out = {}
     for line in subprocess.run([str(d / "layout")], check=True, capture_output=True, text=True).stdout.splitlines():
         name, key, value = line.split()
@@ -75,9 +77,10 @@ def enum_values(prefix):
 
 def test_enums():
     tasks = enum_values("XSAM_TASK_")
-    assert [n[len("XSAM_TASK_"):].lower() for n, v in sorted(tasks.items(), key=lambda kv: kv[1])] == _lib.TASKS
+    assert [n[len("XSAM_TASK_"):].lower() for n, v in sorted(tasks.items(), key=lambda kv: kv[1])] == _lib.names("task")
     modes = enum_values("XSAM_MODE_")
-    assert [n[len("XSAM_MODE_"):].lower() for n, v in sorted(modes.items(), key=lambda kv: kv[1])] == _lib.MODES
+    assert [n[len("XSAM_MODE_"):].lower() for n, v in sorted(modes.items(), key=lambda kv: kv[1])] == _lib.names("mode")
+    assert {n: i for i, n in enumerate(_lib.names("dtype"))} == _lib.DTYPES
     assert enum_values("XSAM_DTYPE_") == {"XSAM_DTYPE_" + k.upper(): v for k, v in _lib.DTYPES.items()}
     assert enum_values("XSAM_DEVICE_") == {"XSAM_DEVICE_" + k.upper(): v for k, v in _lib.DEVICES.items()}
     assert enum_values("XSAM_REF_") == {"XSAM_REF_POINT": _lib.REF_POINT, "XSAM_REF_BOX": _lib.REF_BOX,

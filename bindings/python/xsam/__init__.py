@@ -25,8 +25,14 @@ from .model import Model
 from .refs import Box, MaskRef, Point, Points, Scribble
 from .result import Result
 
-TASKS = tuple(_lib.TASKS)
-MODES = tuple(_lib.MODES)
+
+
+def __getattr__(name):
+    # TASKS and MODES are the library's names (xsam_task_name / xsam_mode_name), read when first asked
+    # for, so that `import xsam` works without the library.
+    if name in ("TASKS", "MODES"):
+        return tuple(_lib.names(name[:-1].lower()))
+    raise AttributeError(f"module 'xsam' has no attribute {name!r}")
 
 
 def version():

@@ -6,18 +6,23 @@ C program printing sizeof/offsetof of each and compares them with these declarat
 The library is found, first match wins:
   1. $XSAM_LIBRARY          the path of libxsam.so itself (an error if it does not exist);
   2. $XSAM_BUILD_DIR/lib/libxsam.so;
-  3. <repository>/build/lib/libxsam.so (this package inside a source tree);
-  4. the system's search path (libxsam.so, libxsam.so.0).
+  3. next to this package: libxsam.so.0 or libxsam.so in the installed xsam/ folder (a copy or a link;
+     the library finds its plugin relative to where it really lies);
+  4. <repository>/build/lib/libxsam.so (this package inside a source tree);
+  5. the system's search path (libxsam.so.0, libxsam.so): an installed libxsam0 package or prefix.
 It is loaded on first use, so `import xsam` works without it.
 """
 import ctypes
 import ctypes.util
 import os
 import threading
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float, c_int, c_int32, c_int64, c_size_t,
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_double, c_float, c_int, c_int32, c_int64, c_size_t,
                     c_uint8, c_uint64, c_void_p)
 
 # ----------------------------------------------------------------------------- enums (values as in xsam.h)
+
+# The ABI generation this binding declares (XSAM_API_VERSION, the number in libxsam's SONAME).
+API_VERSION = 0
 
 OK = 0
 STATUS_NAMES = {
@@ -30,9 +35,6 @@ DTYPES = {"auto": 0, "fp32": 1, "bf16": 2}
 DEVICES = {"cpu": 0, "cuda": 1}
 PIXEL_RGB8, PIXEL_RGBA8, PIXEL_BGR8, PIXEL_GRAY8 = 0, 1, 2, 3
 REF_POINT, REF_BOX, REF_SCRIBBLE, REF_MASK = 0, 1, 2, 3
-TASKS = ["auto", "chat", "semantic", "instance", "panoptic", "referring", "reasoning", "gcg", "interactive", "vgd",
-         "open_vocab"]  # index = xsam_task value
-MODES = ["default", "teacher_forced", "generate"]  # index = xsam_mode value
 # Stage names xsam_result_timing knows (xsam.h); a stage that did not run reports -1.
 TIMING_STAGES = ["preprocess", "vision", "prefill", "decode", "decoder", "postprocess", "total"]
 
@@ -41,11 +43,12 @@ TIMING_STAGES = ["preprocess", "vision", "prefill", "decode", "decoder", "postpr
 
 class ModelParams(Structure):
     _fields_ = [
+        ("struct_size", c_size_t),  # set by xsam_model_default_params(), which every instance comes from
         ("dtype", c_int),
         ("device", c_int),
         ("device_index", c_int),
         ("n_threads", c_int),
-        ("verify_checksums", c_int),
+        ("verify_checksums", c_bool),
         ("tokenizer_plugin", c_char_p),
         ("preset", c_char_p),
         ("sliding_window_keys", c_int),
@@ -55,6 +58,7 @@ class ModelParams(Structure):
 
 class ContextParams(Structure):
     _fields_ = [
+        ("struct_size", c_size_t),
         ("max_context_tokens", c_int),
         ("image_cache_entries", c_int),
         ("max_image_pixels", c_int64),
@@ -82,12 +86,13 @@ class VisualRef(Structure):
     ]
 
 
-# int (*)(const char *piece, int32_t token_id, void *user_data); the piece arrives as raw bytes.
-TokenCallback = CFUNCTYPE(c_int, c_char_p, c_int32, c_void_p)
+# bool (*)(const char *piece, int32_t token_id, void *user_data); the piece arrives as UTF-8 bytes.
+TokenCallback = CFUNCTYPE(c_bool, c_char_p, c_int32, c_void_p)
 
 
 class SegmentParams(Structure):
     _fields_ = [
+        ("struct_size", c_size_t),
         ("task", c_int),
         ("mode", c_int),
         ("classes", POINTER(c_char_p)),
@@ -95,7 +100,7 @@ class SegmentParams(Structure):
         ("n_thing_classes", c_size_t),
         ("question", c_char_p),
         ("answer", c_char_p),
-        ("add_bos", c_int),
+        ("add_bos", c_bool),
         ("max_new_tokens", c_int),
         ("temperature", c_float),
         ("top_k", c_int),
@@ -144,6 +149,14 @@ SIGNATURES = {
     "xsam_image_load": (c_int, [c_char_p, POINTER(Image)]),
     "xsam_image_decode": (c_int, [POINTER(c_uint8), c_size_t, POINTER(Image)]),
     "xsam_mask_load": (c_int, [c_char_p, POINTER(c_void_p), POINTER(c_int), POINTER(c_int)]),
+    "xsam_image_free": (None, [POINTER(Image)]),
+    "xsam_image_decode_limit": (c_int, [POINTER(c_uint8), c_size_t, c_int64, POINTER(Image)]),
+    "xsam_task_name": (c_char_p, [c_int]),
+    "xsam_task_from_name": (c_int, [c_char_p, POINTER(c_int)]),
+    "xsam_mode_name": (c_char_p, [c_int]),
+    "xsam_mode_from_name": (c_int, [c_char_p, POINTER(c_int)]),
+    "xsam_dtype_name": (c_char_p, [c_int]),
+    "xsam_dtype_from_name": (c_int, [c_char_p, POINTER(c_int)]),
     "xsam_result_free": (None, [_result_p]),
     "xsam_result_task": (c_int, [_result_p]),
     "xsam_result_text": (c_char_p, [_result_p]),
@@ -190,10 +203,18 @@ def candidate_paths():
     build_dir = os.environ.get("XSAM_BUILD_DIR")
     if build_dir:
         out.append(("$XSAM_BUILD_DIR", os.path.join(build_dir, "lib", "libxsam.so")))
-    out.append(("source tree", os.path.join(_repo_root(), "build", "lib", "libxsam.so")))
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in (f"libxsam.so.{API_VERSION}", "libxsam.so"):
+        if os.path.exists(os.path.join(here, name)):
+            out.append(("next to the package", os.path.join(here, name)))
+            break
+    source_tree_lib = os.path.join(_repo_root(), "build", "lib", "libxsam.so")
+    if os.path.exists(os.path.join(_repo_root(), "CMakeLists.txt")):
+        out.append(("source tree", source_tree_lib))
+    # The SONAME first: it is what an installed runtime package provides (libxsam.so is in the -dev one).
+    out.append(("system", f"libxsam.so.{API_VERSION}"))
     found = ctypes.util.find_library("xsam")
     out.append(("system", found or "libxsam.so"))
-    out.append(("system", "libxsam.so.0"))
     return out
 
 
@@ -245,6 +266,30 @@ def library_path():
     """The path (or name) the library was loaded from."""
     lib()
     return _lib_path
+
+
+def names(kind):
+    """The names the library gives the values of an enum ("task", "mode", "dtype"), in value order:
+    xsam_<kind>_name(0), (1), ... up to the first NULL. The library holds the one table of them."""
+    fn = getattr(lib(), f"xsam_{kind}_name")
+    out = []
+    while True:
+        name = fn(len(out))
+        if name is None:
+            return out
+        out.append(name.decode())
+
+
+def from_name(kind, value, what):
+    """The enum value of a name, by xsam_<kind>_from_name; an unknown name raises InvalidArgumentError with
+    the library's message (it lists the valid names)."""
+    from .errors import InvalidArgumentError
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{what}: expected a name, got {value!r}")
+    out = c_int()
+    if getattr(lib(), f"xsam_{kind}_from_name")(value.lower().encode(), ctypes.byref(out)) != OK:
+        raise InvalidArgumentError(f"{what}: " + lib().xsam_last_error().decode())
+    return out.value
 
 
 def take_string(ptr):

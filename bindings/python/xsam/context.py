@@ -1,6 +1,5 @@
 """xsam.Context: where requests run (KV cache, per-image cache). One call at a time per context; use one
 context per thread for parallel work (the model itself is shared)."""
-import codecs
 import contextlib
 import ctypes
 import threading
@@ -54,13 +53,13 @@ class Context(Handle):
         score_threshold, overlap_threshold, mask_threshold: post-processing thresholds.
         on_token(piece: str, token_id: int): called for each generated token; return False to cancel
             (CancelledError). An exception raised inside it cancels the request and is re-raised here.
-            Pieces are decoded incrementally, so a token ending inside a UTF-8 character yields "" and
+            Every piece is whole characters: a token ending inside a UTF-8 character yields "" and
             the character arrives with the next token.
         """
         L = _lib.lib()
         p = L.xsam_segment_default_params()
-        p.task = _index(task, _lib.TASKS, "task")
-        p.mode = _index(mode, _lib.MODES, "mode")
+        p.task = _lib.from_name("task", task, "task")
+        p.mode = _lib.from_name("mode", mode, "mode")
 
         keep = []  # every buffer the C call reads, alive until it returns
         if classes is not None:
@@ -144,22 +143,16 @@ class _Stream:
             raise TypeError(f"on_token: expected a callable, got {type(fn).__name__}")
         self.fn = fn
         self.error = None
-        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.c_callback = _lib.TokenCallback(self._call)  # referenced by self for the whole call
 
     def _call(self, piece, token_id, _user):
         try:
-            text = self.decoder.decode(piece or b"")
-            return 0 if self.fn(text, int(token_id)) is False else 1
+            # The library promises whole UTF-8 characters in every piece.
+            text = (piece or b"").decode("utf-8")
+            return self.fn(text, int(token_id)) is not False
         except BaseException as e:  # noqa: B902 — KeyboardInterrupt must cancel too
             self.error = e
-            return 0
-
-
-def _index(value, names, what):
-    if isinstance(value, str) and value.lower() in names:
-        return names.index(value.lower())
-    raise InvalidArgumentError(f"{what}: expected one of {', '.join(names)}, got {value!r}")
+            return False
 
 
 # Raised by segment() when on_token returns False; exported here for discoverability.

@@ -27,7 +27,7 @@ def _take_image(img):
         rows = np.frombuffer(buf, dtype=np.uint8).reshape(h, stride)
         return rows[:, : w * 3].reshape(h, w, 3).copy()
     finally:
-        _lib.lib().xsam_free(ctypes.cast(img.pixels, ctypes.c_void_p))
+        _lib.lib().xsam_image_free(ctypes.byref(img))
 
 
 def load_image(path):

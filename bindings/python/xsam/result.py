@@ -27,7 +27,7 @@ class Result(Handle):
         self._json_cache = None
         L = _lib.lib()
         r = self._ptr
-        self.task = _lib.TASKS[L.xsam_result_task(r)]
+        self.task = L.xsam_task_name(L.xsam_result_task(r)).decode()
         self.text = _text(L.xsam_result_text(r))
         self.raw_text = _text(L.xsam_result_raw_text(r))
         self.width = L.xsam_result_width(r)
