@@ -95,7 +95,7 @@ static std::string shape_str(at::IntArrayRef s) {
 // A NaN or infinite weight loads fine and then turns every answer into NaN scores, <unk> text or an
 // internal error far from the cause: refuse it at load, naming the tensor. Read in chunks of the
 // mapped storage, so the check needs no copy of the tensor.
-static void require_finite(const WeightStore& store, const std::string& key) {
+void require_finite(const WeightStore& store, const std::string& key) {
   const torch::Tensor flat = store.get(key).reshape({-1});
   constexpr int64_t kChunk = int64_t(1) << 22;
   for (int64_t at = 0; at < flat.numel(); at += kChunk) {

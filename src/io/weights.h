@@ -48,6 +48,10 @@ struct BindOptions {
   bool share_mapped = true;
 };
 
+// Throws Status::Format naming the tensor and the element when a float weight holds NaN or infinity
+// (read in chunks of the mapped storage: no copy). bind_module checks every float weight it binds.
+void require_finite(const WeightStore& store, const std::string& key);
+
 // Fills every parameter and buffer of `module` from `store[prefix + name]`. Names in `aliases` map a
 // module-side full key to another checkpoint key.
 BindReport bind_module(torch::nn::Module& module, const WeightStore& store, const std::string& prefix,

@@ -71,6 +71,7 @@ XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch:
       report.mismatched.push_back(std::string("bg_embeds.weight: checkpoint dtype ") + st_dtype_name(info.dtype) +
                                   " is not a floating-point type");
     } else {
+      require_finite(store, "bg_embeds.weight");
       bg_embeds_ = store.get("bg_embeds.weight").to(device, dtype).clone();
       report.used.insert("bg_embeds.weight");
     }
