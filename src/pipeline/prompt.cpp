@@ -33,7 +33,13 @@ const std::string& pick(const std::vector<std::string>& list, int index, const c
 // The user's text (prompt, class names, phrases) is marked as such: the tokenizer matches no special
 // token inside it, so a typed "<SEG>" or "</p>" stays text. `question` and `answer` replace whole
 // template turns and are written in the model's own format, special tokens included.
-static std::string user(const std::string& text) { return Tokenizer::user_text(text); }
+// "<image>" alone stays refused (rather than escaped): the image is given as pixels, never in the text.
+static std::string user(const std::string& text) {
+  if (text.find("<image>") != std::string::npos)
+    fail(Status::InvalidArgument, "prompt: the text holds \"<image>\"; the image is passed separately and a "
+                                  "conversation has exactly one <image>, the template's");
+  return Tokenizer::user_text(text);
+}
 
 std::vector<Turn> build_turns(const TaskRequest& r) {
   const Task t = r.task;
