@@ -107,6 +107,7 @@ std::string host_name(const std::string& host) {
 }
 
 bool host_allowed(const ServerOptions& o, const std::string& header) {
+  if (header.empty()) return true;  // HTTP/1.0 without Host: not a browser, so no rebinding
   const std::string name = host_name(header);
   const bool wildcard = o.host == "0.0.0.0" || o.host == "::" || o.host == "[::]";
   if (wildcard && o.allowed_hosts.empty()) return true;

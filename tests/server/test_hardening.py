@@ -57,7 +57,10 @@ def status_of(response):
 
 
 def body_of(response):
-    return json.loads(response.split(b'\r\n\r\n', 1)[1])
+    """The first response's JSON body (a connection may carry more than one response)."""
+    head, rest = response.split(b'\r\n\r\n', 1)
+    length = [int(l.split(b':')[1]) for l in head.split(b'\r\n') if l.lower().startswith(b'content-length:')][0]
+    return json.loads(rest[:length])
 
 
 class Guards(unittest.TestCase):
@@ -79,6 +82,11 @@ class Guards(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         assert cls.server.stop() == 0  # also: a FIFO in the web root does not hang the shutdown
+
+    @staticmethod
+    def photo():
+        with open(PHOTO, 'rb') as f:
+            return f.read()
 
     def post(self, obj):
         return self.server.post_json(obj)
@@ -143,12 +151,13 @@ class Guards(unittest.TestCase):
             self.assertEqual(err['field'], field)
             self.assertIn('NUL', err['message'])
         status, _, body = self.server.post_multipart([('task', 'referring'), ('prompt', b'ca\x00t')],
-                                                     [('image', 'p.png', open(PHOTO, 'rb').read(), 'image/png')])
+                                                     [('image', 'p.png', self.photo(), 'image/png')])
         self.assertEqual(status, 400, body)
         self.assertEqual(json.loads(body)['error']['field'], 'prompt')
 
     def test_misspelt_multipart_fields_are_refused_like_json(self):
-        photo = open(PHOTO, 'rb').read()
+        with open(PHOTO, 'rb') as f:
+            photo = f.read()
         status, _, body = self.server.post_multipart([('task', 'referring'), ('promt', 'the cat')],
                                                      [('image', 'p.png', photo, 'image/png')])
         self.assertEqual(status, 400, body)
@@ -201,7 +210,7 @@ class Guards(unittest.TestCase):
         self.assertEqual(headers['allow'], 'GET')
         status, _, _ = self.server.request('DELETE', '/nothing-here')
         self.assertEqual(status, 404)
-        response = raw_exchange(self.server.port, b'GET / HTTP/1.1\r\nHost localhost\r\nConnection: close\r\n\r\n')
+        response = raw_exchange(self.server.port, b'GET /\r\nHost: localhost\r\nConnection: close\r\n\r\n')
         self.assertEqual(status_of(response), 400, response[:300])
         self.assertIn('malformed', body_of(response)['error']['message'])
 
