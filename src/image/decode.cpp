@@ -226,7 +226,11 @@ Image decode_bytes(const uint8_t* bytes, size_t size, const std::string& what, i
   Container c = sniff(bytes, size);
   if (c == Container::Unknown)
     fail(Status::Format, what + ": not a recognised image (expected PNG, JPEG, BMP, WebP or TIFF data)");
-  if (c == Container::Gif) fail(Status::Format, what + ": GIF images are not supported (convert it to PNG)");
+  if (c == Container::Gif) {
+    // The size limit is answered first whatever the format (the HTTP API's 413 before 415), as for the others.
+    if (size >= 10) check_limit(le16(bytes + 6), le16(bytes + 8), max_pixels, what);
+    fail(Status::Format, what + ": GIF images are not supported (convert it to PNG)");
+  }
   check_container(bytes, size, c, max_pixels, what);
 
   cv::Mat decoded;

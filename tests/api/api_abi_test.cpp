@@ -160,6 +160,12 @@ TEST(Abi, DecodeWithAPixelLimitRefusesFromTheHeader) {
   XSAM_EXPECT_FAIL(xsam_image_decode_limit(reinterpret_cast<const uint8_t*>(bomb.data()), bomb.size(), 1000000, &img),
                    XSAM_ERR_LIMIT, "100000x100000");
   EXPECT_EQ(img.pixels, nullptr);
+  // A format the library does not decode is still measured first: the limit answers before the format.
+  const std::string gif("GIF89a\xff\x7f\xff\x7f garbage", 17);
+  XSAM_EXPECT_FAIL(xsam_image_decode_limit(reinterpret_cast<const uint8_t*>(gif.data()), gif.size(), 1000000, &img),
+                   XSAM_ERR_LIMIT, "32767x32767");
+  XSAM_EXPECT_FAIL(xsam_image_decode_limit(reinterpret_cast<const uint8_t*>(gif.data()), gif.size(), 0, &img),
+                   XSAM_ERR_FORMAT, "GIF images are not supported");
 }
 
 TEST(Abi, OutOfRangeIndicesReturnTheDocumentedValues) {
