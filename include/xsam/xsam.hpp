@@ -138,6 +138,32 @@ inline MaskBuffer load_mask(const std::string& path) {
   return m;
 }
 
+// ------------------------------------------------------------------ C views of owned storage
+
+// The xsam_visual_ref that reads a ref kept in the caller's own containers (valid while they live
+// unchanged). VisualRef::view() is this; front ends with their own ref structs call it too.
+inline xsam_visual_ref ref_view(xsam_ref_kind kind, const std::vector<float>& xy, const std::vector<uint8_t>& mask,
+                                int mask_width, int mask_height) noexcept {
+  xsam_visual_ref v{};
+  v.kind = kind;
+  v.xy = xy.empty() ? nullptr : xy.data();
+  v.n_xy = xy.size();
+  v.mask = mask.empty() ? nullptr : mask.data();
+  v.mask_width = mask_width;
+  v.mask_height = mask_height;
+  return v;
+}
+
+// Points `params` at `names` (classes, n_classes) through `ptrs`, which it fills: valid while both live
+// unchanged.
+inline void set_classes(xsam_segment_params& params, const std::vector<std::string>& names,
+                        std::vector<const char*>& ptrs) {
+  ptrs.clear();
+  for (const auto& s : names) ptrs.push_back(s.c_str());
+  params.classes = ptrs.empty() ? nullptr : ptrs.data();
+  params.n_classes = ptrs.size();
+}
+
 // ------------------------------------------------------------------ visual refs
 
 // A visual reference that owns its coordinates / mask; `view()` is what the C API reads.
@@ -157,16 +183,7 @@ class VisualRef {
   }
   static VisualRef mask(MaskBuffer m) { return mask(std::move(m.data), m.width, m.height); }
 
-  xsam_visual_ref view() const noexcept {
-    xsam_visual_ref v{};
-    v.kind = kind_;
-    v.xy = xy_.empty() ? nullptr : xy_.data();
-    v.n_xy = xy_.size();
-    v.mask = mask_.empty() ? nullptr : mask_.data();
-    v.mask_width = mask_width_;
-    v.mask_height = mask_height_;
-    return v;
-  }
+  xsam_visual_ref view() const noexcept { return ref_view(kind_, xy_, mask_, mask_width_, mask_height_); }
 
  private:
   VisualRef(xsam_ref_kind kind, std::vector<float> xy) : kind_(kind), xy_(std::move(xy)) {}
@@ -254,10 +271,7 @@ class SegmentParams {
   // valid while both live unchanged. The callback fields are set by Context::segment.
   xsam_segment_params c(std::vector<const char*>& class_ptrs) const {
     xsam_segment_params p = p_;
-    class_ptrs.clear();
-    for (const auto& s : classes_) class_ptrs.push_back(s.c_str());
-    p.classes = class_ptrs.empty() ? nullptr : class_ptrs.data();
-    p.n_classes = class_ptrs.size();
+    set_classes(p, classes_, class_ptrs);
     p.question = has_question_ ? question_.c_str() : nullptr;
     p.answer = has_answer_ ? answer_.c_str() : nullptr;
     return p;

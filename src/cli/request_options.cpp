@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "xsam/xsam.hpp"
+
 namespace xsam_cli {
 
 bool parse_task(const std::string& s, xsam_task* out) { return xsam_task_from_name(s.c_str(), out) == XSAM_OK; }
@@ -120,21 +122,9 @@ std::string RequestOptions::parse(Args& a) {
 }
 
 void RequestOptions::bind() {
-  class_ptrs.clear();
-  for (const auto& c : classes) class_ptrs.push_back(c.c_str());
-  params.classes = class_ptrs.empty() ? nullptr : class_ptrs.data();
-  params.n_classes = class_ptrs.size();
+  xsam::set_classes(params, classes, class_ptrs);
   c_refs.clear();
-  for (const auto& r : refs) {
-    xsam_visual_ref c{};
-    c.kind = r.kind;
-    c.xy = r.xy.empty() ? nullptr : r.xy.data();
-    c.n_xy = r.xy.size();
-    c.mask = r.mask.empty() ? nullptr : r.mask.data();
-    c.mask_width = r.mask_width;
-    c.mask_height = r.mask_height;
-    c_refs.push_back(c);
-  }
+  for (const auto& r : refs) c_refs.push_back(xsam::ref_view(r.kind, r.xy, r.mask, r.mask_width, r.mask_height));
 }
 
 }  // namespace xsam_cli

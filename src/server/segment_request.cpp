@@ -9,6 +9,7 @@
 
 #include "server/http_error.h"
 #include "server/text_codec.h"
+#include "xsam/xsam.hpp"
 
 namespace xsam_server {
 
@@ -284,23 +285,11 @@ const std::vector<std::string>& task_names() {
 }
 
 void SegmentInput::bind() {
-  class_ptrs.clear();
-  for (const auto& c : classes) class_ptrs.push_back(c.c_str());
-  params.classes = class_ptrs.empty() ? nullptr : class_ptrs.data();
-  params.n_classes = class_ptrs.size();
+  xsam::set_classes(params, classes, class_ptrs);
   params.question = question ? question->c_str() : nullptr;
   params.answer = answer ? answer->c_str() : nullptr;
   c_refs.clear();
-  for (const auto& r : refs) {
-    xsam_visual_ref c{};
-    c.kind = r.kind;
-    c.xy = r.xy.empty() ? nullptr : r.xy.data();
-    c.n_xy = r.xy.size();
-    c.mask = r.mask.empty() ? nullptr : r.mask.data();
-    c.mask_width = r.mask_width;
-    c.mask_height = r.mask_height;
-    c_refs.push_back(c);
-  }
+  for (const auto& r : refs) c_refs.push_back(xsam::ref_view(r.kind, r.xy, r.mask, r.mask_width, r.mask_height));
   image.pixels = pixels.get();
 }
 
