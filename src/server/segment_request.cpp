@@ -112,8 +112,7 @@ std::vector<std::string> parse_classes(const json& v, const ServerOptions& limit
 }
 
 // Decodes an encoded image, refusing what is not an image (415) or too large (413).
-std::unique_ptr<uint8_t, FreeWithXsam> decode_image(const std::string& bytes, const std::string& field,
-                                                    int64_t max_pixels, xsam_image* out) {
+xsam::ImageBuffer decode_image(const std::string& bytes, const std::string& field, int64_t max_pixels) {
   if (bytes.empty()) throw bad_field(field, "empty");
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   // The library refuses an oversized image from its header, before allocating any pixel.
@@ -128,9 +127,7 @@ std::unique_ptr<uint8_t, FreeWithXsam> decode_image(const std::string& bytes, co
   if (s != XSAM_OK)
     throw HttpError(415, "unsupported_media_type", field,
                     field + ": not a decodable image (PNG, JPEG, BMP, WebP, TIFF, ...): " + xsam_last_error());
-  std::unique_ptr<uint8_t, FreeWithXsam> owner(const_cast<uint8_t*>(img.pixels));
-  *out = img;
-  return owner;
+  return xsam::ImageBuffer(img);
 }
 
 // "xy": flat [x, y, x, y, ...] or pairs [[x, y], ...].
@@ -175,8 +172,8 @@ void check_inside(const RefInput& r, const std::string& field, int w, int h) {
 
 // A mask ref from an encoded image of the image's size: inside where the grey value (PIL's "L") > 128.
 void decode_mask(const std::string& bytes, const std::string& field, const xsam_image& image, RefInput* r) {
-  xsam_image m{};
-  auto owner = decode_image(bytes, field, int64_t(image.width) * image.height, &m);
+  const xsam::ImageBuffer decoded = decode_image(bytes, field, int64_t(image.width) * image.height);
+  const xsam_image& m = decoded.view();
   if (m.width != image.width || m.height != image.height)
     throw bad_field(field, "mask is " + std::to_string(m.width) + "x" + std::to_string(m.height) +
                                ", the image is " + std::to_string(image.width) + "x" + std::to_string(image.height));
@@ -290,7 +287,7 @@ void SegmentInput::bind() {
   params.answer = answer ? answer->c_str() : nullptr;
   c_refs.clear();
   for (const auto& r : refs) c_refs.push_back(xsam::ref_view(r.kind, r.xy, r.mask, r.mask_width, r.mask_height));
-  image.pixels = pixels.get();
+  image = decoded.view();
 }
 
 SegmentInput build_segment_input(const json& j, RequestParts parts, const ServerOptions& limits) {
@@ -306,7 +303,8 @@ SegmentInput build_segment_input(const json& j, RequestParts parts, const Server
     parts.has_image = true;
   }
   if (!parts.has_image) throw bad_field("image", "missing");
-  in.pixels = decode_image(parts.image_bytes, "image", limits.max_image_pixels, &in.image);
+  in.decoded = decode_image(parts.image_bytes, "image", limits.max_image_pixels);
+  in.image = in.decoded.view();
   in.image_key = fnv1a(parts.image_bytes);
 
   auto& p = in.params;

@@ -12,13 +12,9 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "server/server_options.h"
-#include "xsam/xsam.h"
+#include "xsam/xsam.hpp"
 
 namespace xsam_server {
-
-struct FreeWithXsam {
-  void operator()(void* p) const { xsam_free(p); }
-};
 
 struct RefInput {
   xsam_ref_kind kind = XSAM_REF_POINT;
@@ -28,8 +24,8 @@ struct RefInput {
 };
 
 struct SegmentInput {
-  std::unique_ptr<uint8_t, FreeWithXsam> pixels;  // RGB8 from xsam_image_decode
-  xsam_image image{};
+  xsam::ImageBuffer decoded;  // RGB8 from xsam_image_decode_limit, freed with xsam_image_free
+  xsam_image image{};         // its view (bind() sets it)
   uint64_t image_key = 0;  // hash of the encoded bytes: routes repeated images to the same worker
 
   std::optional<std::string> prompt;
