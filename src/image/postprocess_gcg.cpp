@@ -38,6 +38,7 @@ PostprocessResult postprocess_gcg(const DecoderPrediction& prediction, const Pos
     e.mask = mask;
     e.label = int(c);
     e.score = score;
+    e.query = int(q);
     e.box = tight_box(mask);
     Segment s;
     s.id = id;

@@ -47,6 +47,8 @@ PostprocessResult assemble_instances(const Prediction& p, int64_t row, const Ins
       me.mask = m.mask;
       me.label = int(e.label);
       me.score = score;
+      me.query = int(e.query);
+      me.row = int(row);
       me.box = tight_box(m.mask);
       r.masks.push_back(std::move(me));
     }

@@ -77,6 +77,7 @@ PostprocessResult postprocess_interactive(const DecoderPrediction& prediction, c
   const TopkEntry& e = entries[best];
   MaskEntry me;
   me.mask = masks.get(e.query).mask;
+  me.query = int(e.query);
   me.label = int(e.label);
   me.score = scores[best];
   me.box = tight_box(me.mask);

@@ -101,6 +101,7 @@ PostprocessResult postprocess_panoptic(const DecoderPrediction& prediction, cons
       }
     e.label = label;
     e.score = kept[k].score;
+    e.query = int(kept[k].query);
     e.box = tight_box(e.mask);
     r.masks.push_back(std::move(e));
 

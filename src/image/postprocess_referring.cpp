@@ -26,6 +26,8 @@ PostprocessResult postprocess_referring(const DecoderPrediction& prediction, con
     e.mask = to_bitmap(prob.gt(mask_threshold));  // strict, fp32 comparison
     e.label = int(i);
     e.score = score;
+    e.row = int(i);
+    e.query = int(top_query.item<int64_t>());
     e.box = tight_box(e.mask);
     Segment s;
     s.id = int(i);

@@ -45,6 +45,10 @@ struct MaskEntry {
   int label = 0;      // class index (semantic/instance/panoptic), phrase index (referring/gcg), region index (vgd)
   float score = 0;    // fp32 as computed (upstream rounds to 6 decimals only when it writes segments_info)
   Box box;
+  // Where the mask came from: decoder row and query (-1 for semantic masks, which are class argmaxes). The
+  // parity tests recompute that query's probabilities to list pixels near the threshold.
+  int row = 0;
+  int query = -1;
 };
 
 // One upstream `segments_info` entry.

@@ -22,6 +22,19 @@ torch::Tensor GenerateResult::all_hidden() const {
   return at::cat({prompt_hidden, generated_hidden}, 1);
 }
 
+namespace {
+
+float top2_margin(const torch::Tensor& logits) {
+  if (logits.numel() < 2) return 1.0f;
+  const auto l = logits.to(torch::kFloat32);
+  const auto top = std::get<0>(l.topk(2));
+  const float scale = l.abs().max().item<float>();
+  const float gap = top[0].item<float>() - top[1].item<float>();
+  return scale > 0 ? gap / scale : gap;
+}
+
+}  // namespace
+
 GenerateResult phi3_generate(const Phi3ModelImpl& model, Phi3KvCache& cache, const torch::Tensor& inputs_embeds,
                              const GenerateOptions& options) {
   at::NoGradGuard no_grad;
@@ -54,6 +67,7 @@ GenerateResult phi3_generate(const Phi3ModelImpl& model, Phi3KvCache& cache, con
   for (int64_t step = 0;; ++step) {
     const int64_t token = sampler.next(logits);
     result.ids.push_back(token);
+    result.top2_margins.push_back(top2_margin(logits));
     if (options.on_token && !options.on_token(token, step))
       fail(Status::Cancelled, "generate: cancelled by the token callback after " + std::to_string(step + 1) +
                                   " token(s)");

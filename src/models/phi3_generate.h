@@ -44,6 +44,9 @@ struct GenerateResult {
   torch::Tensor prompt_hidden;       // [1, T, hidden] final-norm states of the prefilled rows
   torch::Tensor prompt_last_logits;  // [vocab] fp32, logits of the last prompt row
   torch::Tensor generated_hidden;    // [1, N − 1, hidden]
+  // Per generated id: (top logit − second logit) / max|logit| of the logits it was chosen from. The parity
+  // tests allow another id only where this is below 1e-4 (a near-tie that last-bit differences can flip).
+  std::vector<float> top2_margins;
   StopReason stop = StopReason::MaxNewTokens;
 
   // prompt_hidden then generated_hidden: upstream's cat(hidden_states[t][-1]) (golden step_last_hidden

@@ -303,6 +303,7 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
     GenerateResult gr = phi3_generate(net.llm(), cache, in.rest, g);
     res.timings["decode"] = first ? 0.0 : since(*prefill_done);
     res.generated_ids = gr.ids;
+    if (debug) debug->generated_top2_margins = gr.top2_margins;
     res.raw_text = tok.decode(gr.ids);
     res.text = clean_generated_text(res.raw_text, rt.task, cfg.behaviour.text_cleanup);
     hidden = gr.all_hidden()[0];
@@ -412,6 +413,13 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
   else if (rt.task == Task::Interactive || rt.task == Task::Vgd)
     for (size_t i = 0; i < ref_count(req); ++i) names.push_back("region " + std::to_string(i));
   else names = phrase_texts(m.tokenizer(), cfg.tokens, cond_source);
+  if (debug) {
+    debug->geometry = geom;
+    for (const auto& e : pr.masks) {
+      debug->mask_rows.push_back(e.row);
+      debug->mask_queries.push_back(e.query);
+    }
+  }
   for (auto& e : pr.masks) {
     ResultMask rm;
     rm.mask = std::move(e.mask);

@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include "image/image.h"
+#include "image/postprocess.h"
 #include "image/refs.h"
 #include "models/phi3_sampling.h"
 #include "pipeline/context.h"
@@ -58,6 +59,9 @@ struct SegmentDebug {
   torch::Tensor class_logits;  // [B_dec, Q, C+1]
   torch::Tensor mask_logits;   // [B_dec, Q, h, w] at mask-feature resolution
   torch::Tensor cond, seg;     // what the decoder was given
+  PostprocessGeometry geometry;  // where the image is in mask_logits
+  std::vector<int> mask_rows, mask_queries;  // per result mask: its decoder row and query (MaskEntry)
+  std::vector<float> generated_top2_margins;  // per generated id (GenerateResult::top2_margins)
 };
 
 SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& request, SegmentDebug* debug = nullptr);

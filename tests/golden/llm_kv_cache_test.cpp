@@ -38,7 +38,7 @@ Pieces run_in_pieces(const Phi3ModelImpl& model, Phi3KvCache& cache, const torch
 }
 
 TEST(LlmKvCache, PrefixThenRestThenDecodeEqualsFullForward) {
-  GoldenCase c("refseg");
+  XSAM_NAMED_CASE(c, "refseg");
   const auto& model = golden_llm();
   auto embeds = c.get("llm.inputs_embeds");
   const int64_t T = embeds.size(1);
@@ -49,16 +49,21 @@ TEST(LlmKvCache, PrefixThenRestThenDecodeEqualsFullForward) {
   all.logits_last = Phi3ForwardOptions::kAllPositions;
   auto full = model->forward(embeds, 0, nullptr, all);
 
-  Phi3KvCache cache(model->config(), T + 4, model->dtype());
+  Phi3KvCache cache(model->config(), T + 4, model->dtype());  // not from the set: spare room
   auto pieces = run_in_pieces(*model, cache, embeds, prefix, rest_end);
   EXPECT_EQ(cache.length(), T);
   XSAM_EXPECT_CLOSE(pieces.hidden, full.last_hidden, 1e-5, "refseg cached vs full: final_norm_hidden");
   XSAM_EXPECT_CLOSE(pieces.logits, full.logits, 1e-5, "refseg cached vs full: logits");
 
-  // Reuse the image prefix: truncate and run the rest again — bitwise the same as the first time.
+  // Reuse the image prefix: truncate and run the rest again in one piece. The pieces above ran it as
+  // [prefix, rest_end) + single rows; a GEMM's bits may depend on its row count (OpenBLAS blocks rows),
+  // so the two splits agree within the bound, not bitwise. Bitwise equality is promised only for the
+  // same split (the per-image cache always prefills prefix, then rest): checked just below and end to
+  // end in PipelineCache.
   cache.truncate(prefix);
   auto again = model->forward(embeds.narrow(1, prefix, T - prefix), prefix, &cache, all);
-  EXPECT_TRUE(torch::equal(again.logits.narrow(1, 0, rest_end - prefix), pieces.logits.narrow(1, prefix, rest_end - prefix)));
+  XSAM_EXPECT_CLOSE(again.logits.narrow(1, 0, rest_end - prefix), pieces.logits.narrow(1, prefix, rest_end - prefix), 1e-5,
+                    "refseg rest in one piece vs rest in pieces: logits");
 
   // Another context's cache seeded from this prefix gives the same result too.
   Phi3KvCache other(model->config(), T, model->dtype());
@@ -69,13 +74,13 @@ TEST(LlmKvCache, PrefixThenRestThenDecodeEqualsFullForward) {
 }
 
 TEST(LlmKvCache, ChunkedAttentionEqualsUnchunked) {
-  GoldenCase c("genseg_pan");
+  XSAM_NAMED_CASE(c, "genseg_pan");
   const auto& model = golden_llm();
   auto embeds = c.get("llm.inputs_embeds");
   Phi3ForwardOptions whole;
   whole.logits_last = Phi3ForwardOptions::kAllPositions;
   auto ref = model->forward(embeds, 0, nullptr, whole);
-  for (int64_t rows : {1, 7, 64}) {
+  for (int64_t rows : {1, 7, 64}) {  // not from the set: chunk sizes around the kernels' limits
     auto chunked = whole;
     chunked.attention_chunk_rows = rows;
     auto out = model->forward(embeds, 0, nullptr, chunked);
@@ -87,12 +92,12 @@ TEST(LlmKvCache, ChunkedAttentionEqualsUnchunked) {
 // Cached decoding across the window boundary: prefill 2100 rows of genseg_long, decode the last 42 one by
 // one, compare with upstream's windowed tails (positions 2040..2141).
 TEST(LlmKvCache, SlidingWindowInCachedDecoding) {
-  GoldenCase c("genseg_long");
+  XSAM_NAMED_CASE(c, "genseg_long");
   const auto& model = golden_llm();
   auto embeds = c.get("llm.inputs_embeds");
   const int64_t T = embeds.size(1);
   const int64_t tail_start = c.json()["checks"]["sliding_window"]["tail_start"].get<int64_t>();
-  for (int window : {2048, 2047}) {
+  for (int window : {2048, 2047}) {  // not from the set: the two windows the library implements
     const std::string name = "llm_swa" + std::to_string(window) + ".";
     Phi3KvCache cache(model->config(), T, model->dtype());
     const int64_t decode_from = 2100;
@@ -106,6 +111,7 @@ TEST(LlmKvCache, SlidingWindowInCachedDecoding) {
   }
 }
 
+// not from the set: synthetic misuse of a cache built for the test
 TEST(LlmKvCache, RejectsMisuse) {
   const auto& model = golden_llm();
   auto embeds = torch::zeros({1, 4, model->config().hidden_size});

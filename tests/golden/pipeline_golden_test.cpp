@@ -9,6 +9,9 @@
 
 #include "io/safetensors.h"
 #include "pipeline/segment.h"
+#include "image/postprocess_resize.h"
+#include "support/a1_compare.h"
+#include "support/bf16_bounds.h"
 #include "support/golden.h"
 
 using namespace xsam;
@@ -70,7 +73,8 @@ SegmentRequest case_request(const test::GoldenCase& c) {
   r.task = task_of(j);
   const bool tf = j["teacher_forced"].get<bool>();
   r.mode = tf ? Mode::TeacherForced : Mode::Generate;
-  r.max_new_tokens = 16;
+  // As many new tokens as upstream generated (it stops at the same end token); unused when teacher-forced.
+  r.max_new_tokens = j.contains("generated_ids") ? static_cast<int64_t>(j["generated_ids"].size()) : 16;  // not from the set: any cap
   r.seed = j["seed"].get<uint64_t>();
   r.score_threshold = j["threshold"].get<double>();
   const json& cls = j["classes(all,thing,stuff)"];
@@ -115,7 +119,7 @@ torch::Tensor upstream_segmentation(const SegmentResult& r, Task task) {
   const int h = r.height, w = r.width;
   if (task == Task::Semantic) return map_tensor(r.semantic_map, h, w);
   if (task == Task::Panoptic) return map_tensor(r.panoptic_map, h, w);
-  auto map = torch::full({h, w}, 255, torch::kInt64);
+  auto map = torch::full({h, w}, 255, torch::kInt64);  // not from the set: upstream's background value
   if (task == Task::Gcg) {
     for (const auto& m : r.masks) map.masked_fill_(bitmap_tensor(m.mask).ne(0), m.label_id + 1);
     return map;
@@ -125,6 +129,69 @@ torch::Tensor upstream_segmentation(const SegmentResult& r, Task task) {
 }
 
 int64_t differing(const torch::Tensor& a, const torch::Tensor& b) { return a.ne(b).sum().item<int64_t>(); }
+
+// ---- how far each discrete decision was from flipping, recomputed from our own decoder prediction (the
+// tolerance rule of support/a1_compare.h allows a differing pixel only where this is below 1e-5)
+
+postprocess_detail::Prediction our_prediction(const SegmentDebug& dbg) {
+  return postprocess_detail::prepare(DecoderPrediction{dbg.class_logits, dbg.mask_logits}, dbg.geometry, "parity");
+}
+
+// |probability − threshold| of result mask i. Instance, VGD and interactive masks are logits > 0 (probability
+// 0.5); referring and GCG masks are sigmoid > mask_threshold.
+torch::Tensor mask_margin(const postprocess_detail::Prediction& p, const SegmentDebug& dbg, size_t i, double threshold) {
+  return (postprocess_detail::image_logits(p, dbg.mask_rows.at(i), dbg.mask_queries.at(i)).sigmoid() - threshold).abs();
+}
+
+double mask_threshold_of(Task task, const SegmentRequest& req) {
+  return task == Task::Referring || task == Task::Reasoning || task == Task::Gcg ? req.mask_threshold : 0.5;
+}
+
+// Top-1 minus top-2 along dim 0 (infinite where there is only one candidate).
+torch::Tensor top2_gap(const torch::Tensor& scores) {
+  if (scores.size(0) < 2) return torch::full(scores.sizes().slice(1), INFINITY);
+  auto top = std::get<0>(scores.topk(2, 0));
+  return top[0] - top[1];
+}
+
+torch::Tensor semantic_margin(const postprocess_detail::Prediction& p, SemanticOrder order) {
+  using namespace postprocess_detail;
+  auto probs = class_probabilities(p, 0);  // [Q, C]
+  auto canvas = canvas_logits(p, 0);       // [Q, S, S]
+  auto maps = order == SemanticOrder::ProbsThenResize
+                  ? crop_and_resize(torch::einsum("qc,qhw->chw", {probs, canvas.sigmoid()}), p.geometry)
+                  : torch::einsum("qc,qhw->chw", {probs, crop_and_resize(canvas, p.geometry).sigmoid()});
+  return top2_gap(maps);
+}
+
+// Panoptic: which kept query owns a pixel (score-weighted probabilities, a near-tie between two) and whether
+// the owner's probability passes 0.5.
+torch::Tensor panoptic_margin(const postprocess_detail::Prediction& p, double threshold) {
+  using namespace postprocess_detail;
+  auto full = p.class_logits[0].softmax(-1);  // [Q, C+1]
+  auto [scores, labels] = full.max(-1);
+  auto keep = labels.ne(p.classes()).logical_and(scores.gt(threshold)).nonzero().flatten();
+  const int64_t H = p.geometry.height, W = p.geometry.width;
+  if (keep.numel() == 0) return torch::full({H, W}, INFINITY);
+  std::vector<int64_t> queries(keep.data_ptr<int64_t>(), keep.data_ptr<int64_t>() + keep.numel());
+  auto sig = image_logits(p, 0, queries).sigmoid();  // [K, H, W]
+  auto weighted = sig * scores.index_select(0, keep).view({-1, 1, 1});
+  auto owner = weighted.argmax(0, true);
+  auto owner_sig = sig.gather(0, owner)[0];
+  return torch::minimum(top2_gap(weighted), (owner_sig - 0.5).abs());
+}
+
+// The margin map of upstream's "segmentation" for the task (see upstream_segmentation).
+torch::Tensor segmentation_margin(const SegmentDebug& dbg, const SegmentResult& r, Task task, const SegmentRequest& req,
+                                  const ModelConfig& cfg) {
+  auto p = our_prediction(dbg);
+  if (task == Task::Semantic) return semantic_margin(p, cfg.behaviour.semantic_order);
+  if (task == Task::Panoptic) return panoptic_margin(p, req.score_threshold);
+  auto margin = torch::full({r.height, r.width}, INFINITY);
+  for (size_t i = 0; i < r.masks.size(); ++i)
+    margin = torch::minimum(margin, mask_margin(p, dbg, i, mask_threshold_of(task, req)));
+  return margin;
+}
 
 }  // namespace
 
@@ -141,10 +208,10 @@ TEST_P(PipelineGolden, MatchesUpstream) {
   SegmentResult res = segment(ctx, case_image(j), req, &dbg);
 
   if (j.contains("generated_ids")) {
-    const bool same = res.generated_ids == j["generated_ids"].get<std::vector<int64_t>>();
-    EXPECT_TRUE(same) << name;
-    std::printf("[parity] %-60s identical=%d tol=exact %s\n", (name + " e2e generated ids").c_str(), int(same),
-                same ? "PASS" : "FAIL");
+    const auto expected = j["generated_ids"].get<std::vector<int64_t>>();
+    EXPECT_TRUE(test::report(test::diff_ids(res.generated_ids, expected, dbg.generated_top2_margins),
+                             name + " e2e generated ids", "A1 ids"));
+    if (res.generated_ids != expected) return;  // an allowed near-tie: what follows is another answer
   }
   if (c.has("segmentor.class_queries_logits")) {
     ASSERT_TRUE(dbg.class_logits.defined()) << name << ": no masks: " << res.note;
@@ -171,18 +238,20 @@ TEST_P(PipelineGolden, MatchesUpstream) {
   if (c.has("post.0.instances.pred_masks")) {
     auto golden = c.get("post.0.instances.pred_masks");
     ASSERT_EQ(static_cast<int64_t>(res.masks.size()), golden.size(0)) << name;
-    int64_t diff = 0;
-    for (size_t i = 0; i < res.masks.size(); ++i) diff += differing(bitmap_tensor(res.masks[i].mask), golden[i].ne(0).to(torch::kInt64));
-    EXPECT_EQ(diff, 0) << name << " instance masks";
-    std::printf("[parity] %-60s differing_pixels=%lld tol=0 %s\n", (name + " e2e instance masks").c_str(), (long long)diff,
-                diff == 0 ? "PASS" : "FAIL");
+    auto p = our_prediction(dbg);
+    for (size_t i = 0; i < res.masks.size(); ++i) {
+      auto d = test::diff_pixels(bitmap_tensor(res.masks[i].mask), golden[i].ne(0), mask_margin(p, dbg, i, 0.5),
+                                 test::kMaskProbabilityTol);
+      EXPECT_TRUE(test::report(d, name + " e2e instance mask " + std::to_string(i), "A1 masks")) << name;
+    }
   }
   if (c.has("post.0.segmentation") && task != Task::Vgd) {
     auto golden = c.get("post.0.segmentation");
-    int64_t diff = differing(upstream_segmentation(res, task), golden);
-    EXPECT_EQ(diff, 0) << name << " segmentation";
-    std::printf("[parity] %-60s differing_pixels=%lld tol=0 %s\n", (name + " e2e segmentation").c_str(), (long long)diff,
-                diff == 0 ? "PASS" : "FAIL");
+    const bool is_map = task == Task::Semantic || task == Task::Panoptic;
+    auto d = test::diff_pixels(upstream_segmentation(res, task), golden,
+                               segmentation_margin(dbg, res, task, req, golden_model()->config),
+                               is_map ? test::kMapTieTol : test::kMaskProbabilityTol);
+    EXPECT_TRUE(test::report(d, name + " e2e segmentation", is_map ? "A1 maps" : "A1 masks")) << name;
   }
   if (post[0].contains("segments_info") && post[0]["segments_info"].is_array()) {
     const json& si = post[0]["segments_info"];
@@ -202,7 +271,7 @@ INSTANTIATE_TEST_SUITE_P(AllCases, PipelineGolden, ::testing::ValuesIn(test::gol
 // DECISIONS A10: a second call on the same image reuses the encoders and the prefix KV cache and gives
 // bitwise the same result.
 TEST(PipelineCache, SecondCallOnSameImageIsIdentical) {
-  test::GoldenCase c("refseg");
+  XSAM_NAMED_CASE(c, "refseg");
   Context ctx(golden_model(), ContextOptions{});
   SegmentRequest req = case_request(c);
   SegmentDebug a, b;
@@ -221,6 +290,31 @@ TEST(PipelineCache, SecondCallOnSameImageIsIdentical) {
   SegmentDebug d;
   segment(fresh, img, req, &d);
   EXPECT_TRUE(torch::equal(a.class_logits, d.class_logits));
+}
+
+// The promise on every CPU path: a second, different prompt on a cached image gives the same bits as that
+// prompt in a fresh context (both prefill the image prefix, then the rest).
+TEST(PipelineCache, CachedSecondPromptEqualsFreshContext) {
+  XSAM_NAMED_CASE(c, "refseg");
+  Image img = case_image(c.json());
+  SegmentRequest first = case_request(c);
+  SegmentRequest second = first;
+  ASSERT_FALSE(second.turns.empty());
+  second.turns[0].question += " Please answer briefly.";
+  Context warm(golden_model(), ContextOptions{});
+  segment(warm, img, first);
+  SegmentDebug cached, fresh;
+  SegmentResult a = segment(warm, img, second, &cached);
+  Context cold(golden_model(), ContextOptions{});
+  SegmentResult b = segment(cold, img, second, &fresh);
+  EXPECT_TRUE(a.image_cache_hit);
+  EXPECT_FALSE(b.image_cache_hit);
+  EXPECT_EQ(a.generated_ids, b.generated_ids);
+  ASSERT_TRUE(cached.class_logits.defined() && fresh.class_logits.defined());
+  EXPECT_TRUE(torch::equal(cached.class_logits, fresh.class_logits));
+  EXPECT_TRUE(torch::equal(cached.mask_logits, fresh.mask_logits));
+  ASSERT_EQ(a.masks.size(), b.masks.size());
+  for (size_t i = 0; i < a.masks.size(); ++i) EXPECT_EQ(a.masks[i].mask.pixels, b.masks[i].mask.pixels);
 }
 
 // bf16 end to end against the fp32 goldens: measured and printed (docs/numerics.md), with loose bounds
@@ -251,6 +345,6 @@ TEST(PipelineBf16, ErrorAgainstFp32Goldens) {
   ASSERT_GT(n, 0);
   std::printf("[bf16] worst class-logit rel error %.3g, mean pixel agreement %.4f over %d cases\n", worst_class,
               agree_sum / n, n);
-  EXPECT_LT(worst_class, 0.5);
+  EXPECT_LT(worst_class, test::bf16_bound(test::Bf16Stage::PipelineClassLogits));
   EXPECT_GT(agree_sum / n, 0.8);
 }

@@ -39,7 +39,7 @@ struct CaseInputs {
 std::string last_mask_tensor(const test::GoldenCase& c) {
   for (const char* name : {"segmentor.masks_queries_logits_upsampled", "decoder.masks_queries_logits_last"})
     if (c.has(name)) return name;
-  for (int i = 16; i >= 0; --i) {
+  for (int i = test::golden_config().mask2former.decoder_layers - 1; i >= 0; --i) {
     std::string name = "decoder.masks_queries_logits_per_layer." + std::to_string(i);
     if (c.has(name)) return name;
   }
@@ -257,7 +257,7 @@ void check_referring(const test::GoldenCase& c, const CaseInputs& in, const json
   PostprocessResult r = postprocess_referring(in.prediction, in.geometry);
   ASSERT_EQ(r.masks.size(), 1u);
   torch::Tensor golden = c.get(out["segmentation"]["tensor"].get<std::string>());  // 1 = fg, 255 = bg
-  torch::Tensor ours = 255 - 254 * to_tensor(r.masks[0].mask);  // 1 → 1, 0 → 255
+  torch::Tensor ours = 255 - 254 * to_tensor(r.masks[0].mask);  // 1 → 1, 0 → 255 (not from the set: upstream's values)
   expect_same_pixels(ours, golden, near_threshold(image_probs_ref(in, 0)), c.name() + " referring map");
   expect_segments(r.segments, out["segments_info"], "label_id", c.name());
 }
@@ -276,7 +276,7 @@ void check_interactive(const test::GoldenCase& c, const CaseInputs& in, const js
   PostprocessResult r = postprocess_interactive(in.prediction, in.geometry, c.get("prepared.vprompt_masks"), params);
   ASSERT_EQ(r.masks.size(), 1u);
   torch::Tensor golden = c.get(out["segmentation"]["tensor"].get<std::string>());  // float 1 / 255
-  torch::Tensor ours = 255 - 254 * to_tensor(r.masks[0].mask);  // 1 → 1.0, 0 → 255.0
+  torch::Tensor ours = 255 - 254 * to_tensor(r.masks[0].mask);  // 1 → 1.0, 0 → 255.0 (not from the set: upstream's values)
   expect_same_pixels(ours, golden.to(torch::kInt64), near_threshold(image_probs_ref(in, 0)),
                      c.name() + " interactive mask");
   expect_same_pixels(to_tensor(r.prompt_masks[0]), c.get("post.0.vprompt_masks")[0], torch::Tensor(),
@@ -342,9 +342,10 @@ INSTANTIATE_TEST_SUITE_P(AllCases, PostprocGolden, ::testing::ValuesIn(all_cases
 // The per-query upsampling to the canvas reproduces the golden batched upsampling bit for bit, and the
 // whole panoptic result is the same from decoder-resolution logits.
 TEST(PostprocGoldenSpecial, UpsamplingFromDecoderResolution) {
-  test::GoldenCase c("genseg_pan");
+  XSAM_NAMED_CASE(c, "genseg_pan");
   CaseInputs low = load_inputs(c, last_mask_tensor(c) == "segmentor.masks_queries_logits_upsampled"
-                                      ? "decoder.masks_queries_logits_per_layer.3"
+                                      ? "decoder.masks_queries_logits_per_layer." +
+                                            std::to_string(test::golden_config().mask2former.decoder_layers - 1)
                                       : "");
   auto p = postprocess_detail::prepare(low.prediction, low.geometry, "test");
   torch::Tensor golden = c.get("segmentor.masks_queries_logits_upsampled")[0];
@@ -357,8 +358,11 @@ TEST(PostprocGoldenSpecial, UpsamplingFromDecoderResolution) {
     EXPECT_TRUE(torch::equal(ours, batched[q])) << "query " << q << " max diff "
                                                 << (ours - batched[q]).abs().max().item<float>();
   }
-  torch::Tensor subset = postprocess_detail::image_logits(p, 0, std::vector<int64_t>{5, 2, 7});
-  EXPECT_TRUE(torch::equal(subset, batched.index_select(0, torch::tensor(std::vector<int64_t>{5, 2, 7}))));
+  // An unordered subset of the queries: the last, the first and the middle one.
+  const int64_t Q = golden.size(0);
+  const std::vector<int64_t> picked{Q - 1, 0, Q / 2};
+  torch::Tensor subset = postprocess_detail::image_logits(p, 0, picked);
+  EXPECT_TRUE(torch::equal(subset, batched.index_select(0, torch::tensor(picked))));
   std::printf("[parity] %-60s single/chunked queries vs batched resize: bit-identical=%d\n",
               "genseg_pan image-size mask logits",
               int(torch::equal(postprocess_detail::image_logits(p, 0, 0), batched[0])));
@@ -368,7 +372,7 @@ TEST(PostprocGoldenSpecial, UpsamplingFromDecoderResolution) {
 // genseg_sem_multi (checks.semantic_order): the AAAI26 order reproduces the golden map exactly, the
 // main order (resize logits → sigmoid → einsum) does not.
 TEST(PostprocGoldenSpecial, SemanticOrderMatters) {
-  test::GoldenCase c("genseg_sem_multi");
+  XSAM_NAMED_CASE(c, "genseg_sem_multi");
   CaseInputs in = load_inputs(c);
   const json& checks = c.json()["checks"]["semantic_order"];
   torch::Tensor golden = c.get("post.0.segmentation");
@@ -396,7 +400,7 @@ TEST(PostprocGoldenSpecial, SemanticOrderMatters) {
 // refseg_2phrases (upstream asserts one phrase): DECISIONS.md A6 — one mask per phrase, row i read from
 // class column i, each equal to the single-phrase rule applied by hand to that row.
 TEST(PostprocGoldenSpecial, ReferringSeveralPhrases) {
-  test::GoldenCase c("refseg_2phrases");
+  XSAM_NAMED_CASE(c, "refseg_2phrases");
   ASSERT_FALSE(c.json()["error"].is_null());  // upstream: AssertionError
   CaseInputs in = load_inputs(c);
   ASSERT_EQ(in.prediction.class_logits.size(0), 2);

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "pipeline/prompt.h"
+#include "text/tokenizer.h"
 #include "support/golden.h"
 
 using namespace xsam;
@@ -77,7 +78,9 @@ void check_case(const std::string& name) {
         ri.answer_template = static_cast<int>(a);
         auto built = build_turns(ri);
         if (built.size() != 1) break;
-        std::string got_in = "<|user|>\n" + std::string(i == 0 ? "<image>\n" : "") + built[0].question + "<|end|>\n<|assistant|>\n";
+        // The user's text is marked (no special token matches inside it); upstream's record is plain text.
+        const std::string question = Tokenizer::without_user_markers(built[0].question);
+        std::string got_in = "<|user|>\n" + std::string(i == 0 ? "<image>\n" : "") + question + "<|end|>\n<|assistant|>\n";
         std::string got_out = built[0].answer ? *built[0].answer + (opts.answer_suffix ? "<|end|>" : "") : "";
         if (got_in == conv[i]["input"].get<std::string>() && got_out == conv[i]["output"].get<std::string>()) {
           turn_found = true;
@@ -129,7 +132,8 @@ TEST(Prompt, DefaultTemplatesAndErrors) {
   r.prompt = "  The Red Car ";
   auto turns = build_turns(r);
   ASSERT_EQ(turns.size(), 1u);
-  EXPECT_EQ(turns[0].question, "Please identify and segment the <p>the red car</p> in this image.");
+  EXPECT_EQ(Tokenizer::without_user_markers(turns[0].question),
+            "Please identify and segment the <p>the red car</p> in this image.");
   EXPECT_EQ(*turns[0].answer, "<SEG>.");
   r.task = Task::Vgd;
   r.n_regions = 0;
@@ -140,7 +144,7 @@ TEST(Prompt, DefaultTemplatesAndErrors) {
   r.task = Task::Semantic;
   r.classes = {"wall-other", "sky"};
   r.n_regions = 0;
-  EXPECT_EQ(build_turns(r)[0].question,
+  EXPECT_EQ(Tokenizer::without_user_markers(build_turns(r)[0].question),
             "Can you segment the image based on the following categories: <p>wall</p>, <p>sky</p>? Please output the segmentation masks.");
   r.question_template = 99;  // not from the set: an index no task has
   EXPECT_THROW(build_turns(r), Failure);

@@ -105,7 +105,7 @@ TEST_P(SamGolden, HiddenStates) {
     ASSERT_TRUE(c.has(hs_name(i))) << hs_name(i);
     auto ref = c.get(hs_name(i));
     XSAM_EXPECT_CLOSE(hs[i], ref, tv::kFp32Tol, c.name() + " " + hs_name(i));
-    XSAM_EXPECT_CLOSE(hs_bf16[i].to(torch::kFloat32), ref, tv::kBf16SanityTol, c.name() + " bf16 " + hs_name(i));
+    XSAM_EXPECT_CLOSE(hs_bf16[i].to(torch::kFloat32), ref, test::bf16_bound(test::Bf16Stage::Sam), c.name() + " bf16 " + hs_name(i));
   }
   // The seg projector reads hs[llm_hidden_state] (DECISIONS A9).
   XSAM_EXPECT_CLOSE(hs[m.config.sam.llm_hidden_state], c.get("seg_projector.input"), tv::kFp32Tol,
@@ -118,12 +118,12 @@ TEST_P(SamGolden, SegProjector) {
   auto input = c.get("seg_projector.input");
   auto ref = c.get("seg_projector.output");
   XSAM_EXPECT_CLOSE(m.projector->forward(input), ref, tv::kFp32Tol, c.name() + " seg_projector.output");
-  XSAM_EXPECT_CLOSE(m.projector_bf16->forward(input).to(torch::kFloat32), ref, tv::kBf16SanityTol,
+  XSAM_EXPECT_CLOSE(m.projector_bf16->forward(input).to(torch::kFloat32), ref, test::bf16_bound(test::Bf16Stage::SegProjector),
                     c.name() + " bf16 seg_projector.output");
   // bf16 end to end: our bf16 SAM hidden state through the bf16 projector.
   auto hs = m.sam_bf16->forward(tv::sam_pixels(c), {m.config.sam.llm_hidden_state});
   auto chained = m.projector_bf16->forward(hs[m.config.sam.llm_hidden_state]);
-  XSAM_EXPECT_CLOSE(chained.to(torch::kFloat32), ref, tv::kBf16SanityTol, c.name() + " bf16 sam→seg_projector");
+  XSAM_EXPECT_CLOSE(chained.to(torch::kFloat32), ref, test::bf16_bound(test::Bf16Stage::SegProjector), c.name() + " bf16 sam→seg_projector");
 }
 
 TEST_P(SamGolden, Connector) {
@@ -144,8 +144,8 @@ TEST_P(SamGolden, Connector) {
     ASSERT_TRUE(c.has(name)) << name;
     auto ref = c.get(name);
     XSAM_EXPECT_CLOSE(out[l], ref, tv::kFp32Tol, c.name() + " " + name);
-    XSAM_EXPECT_CLOSE(out_bf16[l].to(torch::kFloat32), ref, tv::kBf16SanityTol, c.name() + " bf16 " + name);
-    XSAM_EXPECT_CLOSE(chained[l].to(torch::kFloat32), ref, tv::kBf16SanityTol, c.name() + " bf16 sam→" + name);
+    XSAM_EXPECT_CLOSE(out_bf16[l].to(torch::kFloat32), ref, test::bf16_bound(test::Bf16Stage::Connector), c.name() + " bf16 " + name);
+    XSAM_EXPECT_CLOSE(chained[l].to(torch::kFloat32), ref, test::bf16_bound(test::Bf16Stage::Connector), c.name() + " bf16 sam→" + name);
   }
 }
 

@@ -63,7 +63,7 @@ TEST_P(SiglipGolden, SelectedHiddenState) {
   auto pixels = tv::siglip_pixels(c);
   auto ref = c.get("siglip.selected_hidden_state");
   XSAM_EXPECT_CLOSE(m.siglip->forward(pixels), ref, tv::kFp32Tol, c.name() + " siglip.selected_hidden_state");
-  XSAM_EXPECT_CLOSE(m.siglip_bf16->forward(pixels).to(torch::kFloat32), ref, tv::kBf16SanityTol,
+  XSAM_EXPECT_CLOSE(m.siglip_bf16->forward(pixels).to(torch::kFloat32), ref, test::bf16_bound(test::Bf16Stage::Siglip),
                     c.name() + " bf16 siglip.selected_hidden_state");
   // Every stored hidden state this module computes (hs[0 .. select_hidden_state]).
   auto hs = m.siglip->hidden_states(pixels);
@@ -80,11 +80,11 @@ TEST_P(SiglipGolden, VisualProjector) {
   auto input = c.get("visual_projector.input");
   auto ref = c.get("visual_projector.output");
   XSAM_EXPECT_CLOSE(m.projector->forward(input), ref, tv::kFp32Tol, c.name() + " visual_projector.output");
-  XSAM_EXPECT_CLOSE(m.projector_bf16->forward(input).to(torch::kFloat32), ref, tv::kBf16SanityTol,
+  XSAM_EXPECT_CLOSE(m.projector_bf16->forward(input).to(torch::kFloat32), ref, test::bf16_bound(test::Bf16Stage::VisualProjector),
                     c.name() + " bf16 visual_projector.output");
   // End to end in bf16: our own bf16 SigLIP feature through the bf16 projector.
   auto chained = m.projector_bf16->forward(m.siglip_bf16->forward(tv::siglip_pixels(c)));
-  XSAM_EXPECT_CLOSE(chained.to(torch::kFloat32), ref, tv::kBf16SanityTol, c.name() + " bf16 siglip→visual_projector");
+  XSAM_EXPECT_CLOSE(chained.to(torch::kFloat32), ref, test::bf16_bound(test::Bf16Stage::VisualProjector), c.name() + " bf16 siglip→visual_projector");
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCases, SiglipGolden, ::testing::ValuesIn(test::golden_case_names()), tv::case_param_name);

@@ -1,5 +1,7 @@
 #include "support/golden.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -61,6 +63,24 @@ torch::Tensor GoldenCase::get(const std::string& tensor) const {
   return normalise(other.tensor(tensor).clone());
 }
 
+std::vector<std::string> GoldenCase::tensor_names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, t] : tensors_) out.push_back(name);
+  for (const auto& [name, file] : same_as_) out.push_back(name);
+  return out;
+}
+
+std::vector<int64_t> GoldenCase::numbered(const std::string& prefix) const {
+  std::vector<int64_t> out;
+  for (const auto& name : tensor_names()) {
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    if (rest.find_first_not_of("0123456789") == std::string::npos) out.push_back(std::stoll(rest));
+  }
+  std::sort(out.rbegin(), out.rend());
+  return out;
+}
+
 std::vector<std::string> golden_case_names() {
   auto j = read_json(golden_dir() + "/index.json");
   std::vector<std::string> out;
@@ -71,6 +91,19 @@ std::vector<std::string> golden_case_names() {
     out.push_back(k);
   }
   return out;
+}
+
+static bool is_file(const std::string& path) {
+  std::ifstream in(path);
+  return static_cast<bool>(in);
+}
+
+bool golden_has_case(const std::string& name) { return is_file(golden_dir() + "/case_" + name + ".json"); }
+
+bool golden_has_file(const std::string& file) { return is_file(golden_dir() + "/" + file); }
+
+void print_skip(const std::string& what, const std::string& reason) {
+  std::printf("[skip] %s: %s (golden set %s)\n", what.c_str(), reason.c_str(), golden_dir().c_str());
 }
 
 const std::map<std::string, torch::Tensor>& golden_weights() {

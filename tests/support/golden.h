@@ -30,6 +30,10 @@ class GoldenCase {
   const std::string& name() const { return name_; }
   const nlohmann::json& json() const { return json_; }
   bool has(const std::string& tensor) const;
+  // Names of every tensor the case holds (its own and those it shares with earlier cases).
+  std::vector<std::string> tensor_names() const;
+  // The n of each "<prefix><n>" tensor the case holds (e.g. "llm.logits_last" → 8, 2), descending.
+  std::vector<int64_t> numbered(const std::string& prefix) const;
   // As stored, converted to fp32 for floating types; integer types as int64.
   torch::Tensor get(const std::string& tensor) const;
 
@@ -42,6 +46,12 @@ class GoldenCase {
 
 // Names of every case in the golden set (from index.json), in index order.
 std::vector<std::string> golden_case_names();
+// Whether the set has case_<name>.json. Tests of one named case skip by name (printed) when it lacks it.
+bool golden_has_case(const std::string& name);
+// Whether the set has `file` (e.g. "preprocess_extra.safetensors"); extras a set may lack.
+bool golden_has_file(const std::string& file);
+// Prints the "[skip]" line for a check the set has no data for (the reason names the case / file).
+void print_skip(const std::string& what, const std::string& reason);
 
 // The golden set's weights (model.safetensors), fp32.
 const std::map<std::string, torch::Tensor>& golden_weights();
@@ -54,6 +64,15 @@ struct Compare {
 Compare compare(const torch::Tensor& actual, const torch::Tensor& reference);
 
 }  // namespace xsam::test
+
+// `GoldenCase var(name)` in a test of one named case, or a printed skip when the set has no such case.
+#define XSAM_NAMED_CASE(var, case_name)                                                                        \
+  if (!::xsam::test::golden_has_case(case_name)) {                                                            \
+    ::xsam::test::print_skip(::testing::UnitTest::GetInstance()->current_test_info()->name(),             \
+                             std::string("the golden set has no case ") + (case_name));                        \
+    GTEST_SKIP() << "the golden set has no case " << (case_name);                                            \
+  }                                                                                                      \
+  ::xsam::test::GoldenCase var(case_name)
 
 // EXPECT that `actual` matches `reference` within rel_tol × max|reference| (and same shape); prints the
 // measured error so that test logs carry the numbers.
