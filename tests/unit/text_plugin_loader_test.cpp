@@ -18,7 +18,7 @@ namespace {
 std::string load_error(const std::string& explicit_path) {
   try {
     load_tokenizer_plugin(explicit_path);
-  } catch (const Error& e) {
+  } catch (const Failure& e) {
     EXPECT_EQ(e.status(), Status::Io);
     return e.what();
   }
@@ -122,7 +122,7 @@ TEST(PluginLoader, MissingPluginErrorNamesEveryPathTried) {
   try {
     Tokenizer::from_directory(test::fixture_tokenizer_dir(), options);
     ADD_FAILURE() << "no error";
-  } catch (const Error& err) {
+  } catch (const Failure& err) {
     EXPECT_NE(std::string(err.what()).find("/no/such/plugin.so"), std::string::npos) << err.what();
   }
 }
