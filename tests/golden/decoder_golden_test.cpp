@@ -65,8 +65,13 @@ int64_t repeat_of(const test::GoldenCase& gc) {
 }
 
 // checks.fully_masked_attention_rows of the case json (v2) or of case_extras.json (v1 cases).
+// A set without case_extras.json has these checks only for its v2 cases: null (printed) for the others.
 nlohmann::json fully_masked_checks(const test::GoldenCase& gc) {
   if (gc.json().contains("checks")) return gc.json()["checks"]["fully_masked_attention_rows"];
+  if (!test::golden_has_file("case_extras.json")) {
+    test::print_skip(gc.name() + " fully-masked attention rows", "no checks in the case and no case_extras.json");
+    return nullptr;
+  }
   static const nlohmann::json extras = test::read_json(test::golden_dir() + "/case_extras.json");
   return extras.at(gc.name()).at("checks").at("fully_masked_attention_rows");
 }
@@ -170,7 +175,8 @@ TEST(DecoderGolden, TransformerDecoderAndClassHeadAllCases) {
 
     // Fully-masked attention rows: the same (batch·head, query) rows as upstream, call by call.
     auto checks = fully_masked_checks(gc);
-    ASSERT_EQ(checks.size(), out.decoder.fully_masked_rows.size()) << name;
+    if (checks.is_null()) checks = nlohmann::json::array();  // nothing recorded for this case (printed)
+    else ASSERT_EQ(checks.size(), out.decoder.fully_masked_rows.size()) << name;
     for (size_t k = 0; k < checks.size(); ++k) {
       const auto& level = pixels.multi_scale_features[k % levels];  // call k masks layer k, level k % L
       EXPECT_EQ(checks[k]["attention_mask_size_hw"].get<int64_t>(), level.size(2) * level.size(3))

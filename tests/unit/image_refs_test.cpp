@@ -1,5 +1,6 @@
 // Visual-ref rasterisation (DECISIONS.md A8, docs/visual-refs.md) and the prompt-mask resize/pad.
 // The goldens hold only raster masks; these tests pin the geometry rules themselves.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -79,10 +80,16 @@ TEST(ImageRefs, BoxIsFilledWithExclusiveFarEdge) {
   EXPECT_EQ(xsam::rasterize_ref(ref(RefKind::Box, {5, 7, 2, 3}), 10, 10, 0).data, m.data);
   EXPECT_EQ(xsam::rasterize_ref(ref(RefKind::Box, {1.5f, 2.5f, 4.6f, 7.4f}), 10, 10, 0).data, m.data);
   EXPECT_EQ(xsam::rasterize_ref(ref(RefKind::Box, {0, 0, 10, 10}), 10, 10, 0).count_nonzero(), 100u);
-  // The golden vp_box.png is the inclusive rectangle x 90..270, y 40..200 = our box (90, 40, 271, 201).
+  // The golden vp_box.png (upstream's box prompt) is a filled inclusive rectangle: our box with the far
+  // edge one past its last pixel is exactly it. Its corners are read from the file, whatever set it is.
   const auto golden = xsam::decode_mask_file(xsam::test::golden_dir() + "/images/vp_box.png");
-  EXPECT_EQ(xsam::rasterize_ref(ref(RefKind::Box, {90, 40, 271, 201}), golden.width, golden.height, 0).data,
-            golden.data);
+  int x0 = golden.width, y0 = golden.height, x1 = -1, y1 = -1;
+  for (int y = 0; y < golden.height; ++y)
+    for (int x = 0; x < golden.width; ++x)
+      if (golden.at(x, y)) x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x), y1 = std::max(y1, y);
+  ASSERT_GE(x1, x0) << "vp_box.png is empty";
+  const auto box = ref(RefKind::Box, {float(x0), float(y0), float(x1 + 1), float(y1 + 1)});
+  EXPECT_EQ(xsam::rasterize_ref(box, golden.width, golden.height, 0).data, golden.data);
 }
 
 TEST(ImageRefs, ScribbleIsRadius5DisksAlongBresenhamLines) {
