@@ -219,6 +219,11 @@ XSAM_API xsam_status xsam_mode_from_name(const char *name, xsam_mode *out);
 XSAM_API const char *xsam_dtype_name(xsam_dtype dtype);
 XSAM_API xsam_status xsam_dtype_from_name(const char *name, xsam_dtype *out);
 
+/* How many leading bytes of s[0, n) are whole, well-formed UTF-8 (RFC 3629: no overlong forms, no UTF-16
+   surrogates, nothing above U+10FFFF); n when all of them are. The library's own rule for every text it
+   takes, for front doors that check or repair text before handing it over. s may be NULL when n is 0. */
+XSAM_API size_t xsam_utf8_valid_prefix(const char *s, size_t n);
+
 /* Runs one request. `image` is required; `prompt` may be NULL for tasks that need none
    (interactive, VGD). `refs` may be NULL when n_refs == 0. */
 XSAM_API xsam_status xsam_segment(xsam_context *ctx, const xsam_image *image, const char *prompt,

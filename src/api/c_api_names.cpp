@@ -6,6 +6,7 @@
 #include "api/handles.h"
 #include "core/error.h"
 #include "pipeline/tasks.h"
+#include "text/tokenizer_split.h"
 #include "xsam/xsam.h"
 
 using namespace xsam;
@@ -90,6 +91,12 @@ const char* xsam_dtype_name(xsam_dtype dtype) {
 
 xsam_status xsam_dtype_from_name(const char* name, xsam_dtype* out) {
   return from_name("xsam_dtype_from_name", "dtype", name, out, dtype_name_of, 3);
+}
+
+size_t xsam_utf8_valid_prefix(const char* s, size_t n) {
+  if (!s || n == 0) return 0;
+  const size_t bad = xsam::first_invalid_utf8(std::string_view(s, n));
+  return bad == std::string_view::npos ? n : bad;
 }
 
 }  // extern "C"

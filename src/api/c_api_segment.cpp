@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "image/decode.h"
 #include "pipeline/segment.h"
+#include "text/tokenizer_split.h"
 
 using namespace xsam;
 
@@ -48,38 +49,17 @@ PixelFormat format_of(int f) {
   fail(Status::InvalidArgument, "image.format: unknown pixel format " + std::to_string(static_cast<int>(f)));
 }
 
-// Well-formed UTF-8 as RFC 3629 defines it: no overlong forms, no UTF-16 surrogates, nothing above U+10FFFF.
-bool valid_utf8(const char* s) {
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(s);
-  while (*p) {
-    const unsigned char c = *p++;
-    if (c < 0x80) continue;
-    int n;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the first continuation byte
-    if (c >= 0xC2 && c <= 0xDF) n = 1;
-    else if (c == 0xE0) n = 2, lo = 0xA0;
-    else if (c == 0xED) n = 2, hi = 0x9F;
-    else if (c >= 0xE1 && c <= 0xEF) n = 2;
-    else if (c == 0xF0) n = 3, lo = 0x90;
-    else if (c == 0xF4) n = 3, hi = 0x8F;
-    else if (c >= 0xF1 && c <= 0xF3) n = 3;
-    else return false;
-    for (int i = 0; i < n; ++i, ++p) {
-      const unsigned char lo_i = i == 0 ? lo : 0x80, hi_i = i == 0 ? hi : 0xBF;
-      if (*p < lo_i || *p > hi_i) return false;  // also stops at the terminating NUL
-    }
-  }
-  return true;
-}
+// Well-formed UTF-8 as RFC 3629 defines it (the text layer's rule, also xsam_utf8_valid_prefix).
+bool valid_utf8(const std::string& s) { return first_invalid_utf8(s) == std::string::npos; }
 
 // `s` with every byte that does not begin a well-formed character replaced by U+FFFD: what the token
 // callback receives, so that the header's promise of whole UTF-8 pieces holds whatever the tokenizer gave.
 std::string whole_utf8(const std::string& s) {
-  if (valid_utf8(s.c_str())) return s;
+  if (valid_utf8(s)) return s;
   std::string out;
   for (size_t i = 0; i < s.size();) {
     size_t n = 1;
-    while (n <= 4 && i + n <= s.size() && !valid_utf8(s.substr(i, n).c_str())) ++n;
+    while (n <= 4 && i + n <= s.size() && !valid_utf8(s.substr(i, n))) ++n;
     if (n <= 4 && i + n <= s.size() && s[i] != '\0') {
       out.append(s, i, n);
       i += n;
@@ -93,7 +73,7 @@ std::string whole_utf8(const std::string& s) {
 
 std::string text_arg(const char* s, const char* what) {
   if (!s) return "";
-  if (!valid_utf8(s)) fail(Status::InvalidArgument, std::string(what) + ": not valid UTF-8");
+  if (!valid_utf8(std::string(s))) fail(Status::InvalidArgument, std::string(what) + ": not valid UTF-8");
   return s;
 }
 

@@ -11,45 +11,25 @@
 #include <fstream>
 
 #include "io/sha256.h"
+#include "xsam/xsam.h"
 
 namespace xsam_cli {
 
 namespace {
 
-// Length of the UTF-8 sequence starting at s[i] if it is well-formed, else 0.
+// Length of the UTF-8 sequence starting at s[i] if it is well-formed, else 0 (the library's rule).
 size_t utf8_sequence(const std::string& s, size_t i) {
   const auto c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) return 1;
-  size_t n;
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the first continuation byte
-  if (c >= 0xC2 && c <= 0xDF) n = 1;
-  else if (c == 0xE0) n = 2, lo = 0xA0;
-  else if (c == 0xED) n = 2, hi = 0x9F;
-  else if (c >= 0xE1 && c <= 0xEF) n = 2;
-  else if (c == 0xF0) n = 3, lo = 0x90;
-  else if (c == 0xF4) n = 3, hi = 0x8F;
-  else if (c >= 0xF1 && c <= 0xF3) n = 3;
-  else return 0;
-  for (size_t k = 1; k <= n; ++k) {
-    if (i + k >= s.size()) return 0;
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return 0;
-  }
-  return n + 1;
+  const size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;  // what the lead byte announces
+  if (i + n > s.size()) return 0;
+  return xsam_utf8_valid_prefix(s.data() + i, n) == n ? n : 0;
 }
 
 std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
 
-bool is_utf8(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = utf8_sequence(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
+bool is_utf8(const std::string& s) { return xsam_utf8_valid_prefix(s.data(), s.size()) == s.size(); }
 
 std::string utf8_lossy(const std::string& s) {
   std::string out;

@@ -1,5 +1,7 @@
 #include "server/text_codec.h"
 
+#include "xsam/xsam.h"
+
 namespace xsam_server {
 
 namespace {
@@ -15,30 +17,6 @@ int b64_value(char c) {
   return -1;
 }
 
-// Length of the UTF-8 sequence starting with byte b (0: not a valid first byte).
-int sequence_length(unsigned char b) {
-  if (b < 0x80) return 1;
-  if (b >= 0xC2 && b <= 0xDF) return 2;
-  if (b >= 0xE0 && b <= 0xEF) return 3;
-  if (b >= 0xF0 && b <= 0xF4) return 4;
-  return 0;
-}
-
-// Whether s[i..i+n) is a valid sequence of length n (no overlongs, no surrogates, <= U+10FFFF);
-// `available` bytes may be fewer than n: then only those are checked (a possible prefix).
-bool valid_sequence(const unsigned char* p, int n, size_t available) {
-  for (int k = 1; k < n && size_t(k) < available; ++k) {
-    unsigned char c = p[k];
-    if ((c & 0xC0) != 0x80) return false;
-    if (k == 1) {
-      if (p[0] == 0xE0 && c < 0xA0) return false;  // overlong
-      if (p[0] == 0xED && c > 0x9F) return false;  // surrogates
-      if (p[0] == 0xF0 && c < 0x90) return false;  // overlong
-      if (p[0] == 0xF4 && c > 0x8F) return false;  // > U+10FFFF
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -96,14 +74,8 @@ bool base64_decode(const std::string& text, std::string* out) {
 }
 
 size_t utf8_error_offset(const std::string& s) {
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t i = 0;
-  while (i < s.size()) {
-    int n = sequence_length(p[i]);
-    if (n == 0 || i + n > s.size() || !valid_sequence(p + i, n, size_t(n))) return i;
-    i += n;
-  }
-  return std::string::npos;
+  const size_t valid = xsam_utf8_valid_prefix(s.data(), s.size());  // the library's rule
+  return valid == s.size() ? std::string::npos : valid;
 }
 
 }  // namespace xsam_server

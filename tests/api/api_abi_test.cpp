@@ -198,3 +198,19 @@ TEST(Abi, OutOfRangeIndicesReturnTheDocumentedValues) {
   xsam_result_free(r);
   xsam_context_free(c);
 }
+
+// The library's UTF-8 rule, public so that front doors check text the way the library will.
+TEST(Abi, Utf8ValidPrefixFollowsRfc3629) {
+  auto prefix = [](const std::string& s) { return xsam_utf8_valid_prefix(s.data(), s.size()); };
+  EXPECT_EQ(prefix(""), 0u);
+  EXPECT_EQ(xsam_utf8_valid_prefix(nullptr, 0), 0u);
+  EXPECT_EQ(prefix("plain"), 5u);
+  EXPECT_EQ(prefix("caf\xC3\xA9"), 5u);                  // é: whole
+  EXPECT_EQ(prefix("caf\xC3"), 3u);                      // é cut in half: up to the cut
+  EXPECT_EQ(prefix("a\xC0\xAF"), 1u);                    // overlong '/'
+  EXPECT_EQ(prefix("ab\xED\xA0\x80"), 2u);               // a UTF-16 surrogate
+  EXPECT_EQ(prefix("\xF4\x90\x80\x80"), 0u);             // above U+10FFFF
+  EXPECT_EQ(prefix("\xF0\x9F\x98\x80!"), 5u);            // an emoji, then ASCII
+  EXPECT_EQ(prefix(std::string("a\0b", 3)), 3u);         // NUL is a character (callers refuse it apart)
+  EXPECT_EQ(prefix("x\x80y"), 1u);                       // a stray continuation byte
+}
