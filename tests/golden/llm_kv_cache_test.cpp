@@ -43,7 +43,7 @@ TEST(LlmKvCache, PrefixThenRestThenDecodeEqualsFullForward) {
   auto embeds = c.get("llm.inputs_embeds");
   const int64_t T = embeds.size(1);
   const int64_t prefix = c.json()["sentinels"]["image(-200)"][0].get<int64_t>() + golden_config().image_tokens();
-  const int64_t rest_end = T - 9;
+  const int64_t rest_end = T - 9;  // not from the set: the last 9 rows are decoded one by one
 
   Phi3ForwardOptions all;
   all.logits_last = Phi3ForwardOptions::kAllPositions;

@@ -185,7 +185,7 @@ void expect_instances(const test::GoldenCase& c, const std::vector<MaskEntry>& o
   const json& inst = instances["__instances__"];
   const torch::Tensor scores = recorded(c, inst["scores"]).reshape({-1});
   const torch::Tensor classes = recorded(c, inst["pred_classes"]).reshape({-1});
-  const torch::Tensor boxes = recorded(c, inst["pred_boxes"]["__Boxes__"]).reshape({-1, 4});
+  const torch::Tensor boxes = recorded(c, inst["pred_boxes"]["__Boxes__"]).reshape({-1, 4});  // not from the set: x0 y0 x1 y1
   ASSERT_EQ(int64_t(ours.size()), scores.size(0)) << what;
   ASSERT_EQ(pred_masks.size(0), int64_t(ours.size())) << what;
   ASSERT_EQ(boxes.size(0), int64_t(ours.size())) << what;
