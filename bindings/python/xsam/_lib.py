@@ -157,6 +157,7 @@ SIGNATURES = {
     "xsam_mode_from_name": (c_int, [c_char_p, POINTER(c_int)]),
     "xsam_dtype_name": (c_char_p, [c_int]),
     "xsam_dtype_from_name": (c_int, [c_char_p, POINTER(c_int)]),
+    "xsam_utf8_valid_prefix": (c_size_t, [c_char_p, c_size_t]),
     "xsam_result_free": (None, [_result_p]),
     "xsam_result_task": (c_int, [_result_p]),
     "xsam_result_text": (c_char_p, [_result_p]),
