@@ -54,17 +54,30 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
-// Caps what libtorch may use at `path`. The two environment variables take effect only if libtorch has not
+bool g_mkldnn_switched_off = false;
+
+// Caps what libtorch may use at `path`, below what the CPU has (a machine's own best path is left to
+// libtorch's own detection). The two environment variables take effect only if libtorch has not
 // dispatched yet (each is read once); a value the user set is never overridden.
 void cap_libtorch(CpuPath path) {
-  static const char* kAten[] = {"default", "avx2", nullptr, nullptr};
-  static const char* kDnnl[] = {"SSE41", "AVX2", "AVX512_CORE", nullptr};
-  const int i = static_cast<int>(path);
-  if (kAten[i]) setenv("ATEN_CPU_CAPABILITY", kAten[i], 0);
-  if (kDnnl[i]) setenv("DNNL_MAX_CPU_ISA", kDnnl[i], 0);
+  const bool capped = path < cpu_path_supported();
+  if (capped) {
+    static const char* kAten[] = {"default", "avx2", nullptr, nullptr};
+    static const char* kDnnl[] = {"SSE41", "AVX2", "AVX512_CORE", nullptr};
+    const int i = static_cast<int>(path);
+    if (kAten[i]) setenv("ATEN_CPU_CAPABILITY", kAten[i], 0);
+    if (kDnnl[i]) setenv("DNNL_MAX_CPU_ISA", kDnnl[i], 0);
+  }
   // Below AVX-512, ATen's bf16 matmul does not go through oneDNN (it checks for AVX-512 itself): the
   // same for a capped machine. This also routes fp32 convolutions to ATen's own kernel (within bounds).
-  at::globalContext().setUserEnabledMkldnn(path >= CpuPath::Avx512);
+  const bool mkldnn_off = capped && path < CpuPath::Avx512;
+  if (mkldnn_off && !g_mkldnn_switched_off && at::globalContext().userEnabledMkldnn()) {
+    at::globalContext().setUserEnabledMkldnn(false);
+    g_mkldnn_switched_off = true;
+  } else if (!mkldnn_off && g_mkldnn_switched_off) {
+    at::globalContext().setUserEnabledMkldnn(true);  // undo our own earlier cap, nothing else
+    g_mkldnn_switched_off = false;
+  }
 }
 
 std::atomic<int> g_active{-1};
