@@ -80,6 +80,13 @@ inline bool parse_int(const std::string& s, long long* out) {
 
 // Strict number options: the whole value, in range, or a message naming the option and the value.
 // (strtof("0.9x") is 0.9 and strtof("foo") is 0: a typo must not become a silent default.)
+// --dtype NAME through the library's names ("auto", "fp32", "bf16"): "" when it is one, else the error.
+// AUTO is bf16 where the CPU path has AVX-512 and fp32 below it (where bf16 GEMMs are ~100x slower).
+inline std::string dtype_option(const std::string& text, xsam_dtype* out) {
+  if (xsam_dtype_from_name(text.c_str(), out) == XSAM_OK) return "";
+  return "--dtype: \"" + text + "\" is not a dtype (auto, fp32, bf16)";
+}
+
 inline std::string int_option(const std::string& name, const std::string& text, long long lo, long long hi,
                               long long* out) {
   if (parse_int(text, out) && *out >= lo && *out <= hi) return "";

@@ -34,11 +34,11 @@ bool on_token(const char* piece, int32_t, void*) {
 int cmd_chat(int argc, char** argv) {
   Args a(argc, argv, 2);
   if (a.flag("--help")) {
-    std::printf("usage: xsam chat --model DIR [--out DIR] [--dtype fp32|bf16] [--threads N] [request options] IMAGE\n%s\n%s",
+    std::printf("usage: xsam chat --model DIR [--out DIR] [--dtype auto|fp32|bf16] [--threads N] [request options] IMAGE\n%s\n%s",
                 RequestOptions::help(), kHelp);
     return 0;
   }
-  std::string model_dir, out_dir, dtype = "bf16", threads = "0";
+  std::string model_dir, out_dir, dtype = "auto", threads = "0";
   a.option("--model", &model_dir);
   a.option("--out", &out_dir);
   a.option("--dtype", &dtype);
@@ -48,12 +48,14 @@ int cmd_chat(int argc, char** argv) {
   auto pos = a.positionals();
   long long nthreads = 0;
   if (err.empty()) err = int_option("--threads", threads, 0, 1024, &nthreads);
+  xsam_dtype runtime_dtype = XSAM_DTYPE_AUTO;
+  if (err.empty()) err = dtype_option(dtype, &runtime_dtype);
   if (!err.empty() || model_dir.empty() || pos.size() != 1) {
     std::fprintf(stderr, "%s", err.empty() ? "usage: xsam chat --model DIR [--out DIR] IMAGE\n" : (err + "\n").c_str());
     return 2;
   }
   xsam_model_params mp = xsam_model_default_params();
-  mp.dtype = dtype == "fp32" ? XSAM_DTYPE_FP32 : XSAM_DTYPE_BF16;
+  mp.dtype = runtime_dtype;
   mp.n_threads = int(nthreads);
   xsam_model* model = nullptr;
   if (xsam_status s = xsam_model_load(model_dir.c_str(), &mp, &model)) return report("chat", s);

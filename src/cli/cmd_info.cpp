@@ -1,4 +1,4 @@
-// xsam info [--verify] [--json] [--dtype fp32|bf16] MODEL_DIR: loads a model (strictly: config, every
+// xsam info [--verify] [--json] [--dtype auto|fp32|bf16] MODEL_DIR: loads a model (strictly: config, every
 // weight, the tokenizer) and prints what it holds. --verify also checks the weight files' sha256.
 #include <cstdio>
 #include <string>
@@ -12,7 +12,7 @@ using namespace xsam_cli;
 int cmd_info(int argc, char** argv) {
   Args a(argc, argv, 2);
   if (a.flag("--help")) {
-    std::printf("usage: xsam info [--verify] [--json] [--dtype fp32|bf16] MODEL_DIR\n");
+    std::printf("usage: xsam info [--verify] [--json] [--dtype auto|fp32|bf16] MODEL_DIR\n");
     return 0;
   }
   bool verify = a.flag("--verify");
@@ -21,15 +21,13 @@ int cmd_info(int argc, char** argv) {
   a.option("--dtype", &dtype);
   auto pos = a.positionals();
   if (pos.size() != 1) {
-    std::fprintf(stderr, "usage: xsam info [--verify] [--json] [--dtype fp32|bf16] MODEL_DIR\n");
+    std::fprintf(stderr, "usage: xsam info [--verify] [--json] [--dtype auto|fp32|bf16] MODEL_DIR\n");
     return 2;
   }
   xsam_model_params p = xsam_model_default_params();
   p.verify_checksums = verify;
-  if (dtype == "fp32") p.dtype = XSAM_DTYPE_FP32;
-  else if (dtype == "bf16") p.dtype = XSAM_DTYPE_BF16;
-  else {
-    std::fprintf(stderr, "xsam info: --dtype must be fp32 or bf16\n");
+  if (std::string e = dtype_option(dtype, &p.dtype); !e.empty()) {
+    std::fprintf(stderr, "xsam info: %s\n", e.c_str());
     return 2;
   }
   xsam_model* model = nullptr;

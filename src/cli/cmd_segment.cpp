@@ -271,7 +271,7 @@ int cmd_segment(int argc, char** argv) {
     std::printf("%s%s", kUsage, RequestOptions::help());
     return 0;
   }
-  std::string model_dir, out_dir, list, threads = "0", dtype = "bf16";
+  std::string model_dir, out_dir, list, threads = "0", dtype = "auto";
   a.option("--model", &model_dir);
   a.option("--out", &out_dir);
   bool has_list = a.option("--list", &list);
@@ -287,13 +287,15 @@ int cmd_segment(int argc, char** argv) {
   long long nthreads = 0;
   if (err.empty()) err = int_option("--threads", threads, 0, 1024, &nthreads);
   std::vector<std::string> images = a.positionals();
+  xsam_dtype runtime_dtype = XSAM_DTYPE_AUTO;
+  if (err.empty()) err = dtype_option(dtype, &runtime_dtype);
   for (size_t i = 0; i < globs.size() && err.empty(); ++i) err = expand_glob(globs[i], &images);
   if (err.empty() && has_list) err = read_list(list, &images);
   if (!err.empty()) {
     std::fprintf(stderr, "xsam segment: %s\n", err.c_str());
     return 2;
   }
-  if (model_dir.empty() || out_dir.empty() || images.empty() || (dtype != "fp32" && dtype != "bf16")) {
+  if (model_dir.empty() || out_dir.empty() || images.empty()) {
     std::fprintf(stderr, "%s", kUsage);
     return 2;
   }
@@ -353,7 +355,7 @@ int cmd_segment(int argc, char** argv) {
   }
 
   xsam_model_params mp = xsam_model_default_params();
-  mp.dtype = dtype == "fp32" ? XSAM_DTYPE_FP32 : XSAM_DTYPE_BF16;
+  mp.dtype = runtime_dtype;
   mp.n_threads = int(nthreads);
   xsam_model* model = nullptr;
   if (xsam_status s = xsam_model_load(model_dir.c_str(), &mp, &model)) return report("segment", s);

@@ -132,10 +132,8 @@ int cmd_serve(int argc, char** argv) {
 
   xsam_model_params mp = xsam_model_default_params();
   mp.n_threads = int(threads);
-  if (dtype == "fp32") mp.dtype = XSAM_DTYPE_FP32;
-  else if (dtype == "bf16") mp.dtype = XSAM_DTYPE_BF16;
-  else if (dtype != "auto") {
-    std::fprintf(stderr, "xsam serve: --dtype must be fp32, bf16 or auto\n");
+  if (std::string e = dtype_option(dtype, &mp.dtype); !e.empty()) {
+    std::fprintf(stderr, "xsam serve: %s\n", e.c_str());
     return 2;
   }
 
