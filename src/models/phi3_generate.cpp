@@ -67,7 +67,7 @@ GenerateResult phi3_generate(const Phi3ModelImpl& model, Phi3KvCache& cache, con
   for (int64_t step = 0;; ++step) {
     const int64_t token = sampler.next(logits);
     result.ids.push_back(token);
-    result.top2_margins.push_back(top2_margin(logits));
+    if (options.record_top2_margins) result.top2_margins.push_back(top2_margin(logits));
     if (options.on_token && !options.on_token(token, step))
       fail(Status::Cancelled, "generate: cancelled by the token callback after " + std::to_string(step + 1) +
                                   " token(s)");

@@ -34,6 +34,8 @@ struct GenerateOptions {
   SamplingOptions sampling;      // greedy by default
   TokenCallback on_token;        // optional
   int64_t sliding_window_keys = -1;  // >= 0 overrides the config (Phi3ForwardOptions)
+  // Fill GenerateResult::top2_margins (a top-2 pass over the vocabulary per token: only for parity checks).
+  bool record_top2_margins = false;
 
   // max_new_tokens (behaviour preset) and the stop ids from the model config.
   static GenerateOptions from_config(const ModelConfig& config);
@@ -44,8 +46,9 @@ struct GenerateResult {
   torch::Tensor prompt_hidden;       // [1, T, hidden] final-norm states of the prefilled rows
   torch::Tensor prompt_last_logits;  // [vocab] fp32, logits of the last prompt row
   torch::Tensor generated_hidden;    // [1, N − 1, hidden]
-  // Per generated id: (top logit − second logit) / max|logit| of the logits it was chosen from. The parity
-  // tests allow another id only where this is below 1e-4 (a near-tie that last-bit differences can flip).
+  // With record_top2_margins, per generated id: (top logit − second logit) / max|logit| of the logits it was
+  // chosen from. The parity tests allow another id only where this is below 1e-4 (a near-tie that last-bit
+  // differences can flip).
   std::vector<float> top2_margins;
   StopReason stop = StopReason::MaxNewTokens;
 

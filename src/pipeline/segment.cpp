@@ -271,6 +271,7 @@ SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& re
   } else {
     GenerateOptions g = GenerateOptions::from_config(cfg);
     g.max_new_tokens = max_new;
+    g.record_top2_margins = debug != nullptr;
     g.sampling = req.sampling;
     if (g.sampling.do_sample && g.sampling.seed == 0) g.sampling.seed = req.seed;
     const Tokenizer& tok = m.tokenizer();

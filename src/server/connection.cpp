@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "server/http_error.h"
+#include "server/peer_socket.h"
 
 namespace xsam_server {
 
@@ -38,20 +39,9 @@ void endpoint_of(int fd, bool peer, std::string& ip, int& port) {
   socklen_t n = sizeof sa;
   const int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&sa), &n)
                       : getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &n);
-  char text[INET6_ADDRSTRLEN] = {0};
   ip.clear();
   port = -1;
-  if (rc != 0) return;
-  if (sa.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
-    inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
-    port = ntohs(in->sin_port);
-  } else if (sa.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
-    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
-    port = ntohs(in6->sin6_port);
-  }
-  ip = text;
+  if (rc == 0) endpoint_text(sa, &ip, &port);
 }
 
 // Reads whatever the client has sent without waiting, so that closing does not reset the connection

@@ -182,22 +182,16 @@ struct HttpServer::Impl {
     });
     // Before any body is read: the Host check (DNS rebinding) and a malformed Content-Length.
     svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (!host_allowed(options, req.get_header_value("Host"))) {
-        res.status = 403;
-        res.set_content(error_json(403, "forbidden", "Host",
-                                   "Host: '" + log_escape(req.get_header_value("Host")) +
-                                       "' is not this server's name (--allow-host NAME adds one)"),
+      auto refuse = [&](int status, const char* code, const char* header, const std::string& why) {
+        res.status = status;
+        res.set_content(error_json(status, code, header,
+                                   std::string(header) + ": '" + log_escape(req.get_header_value(header)) + "' " + why),
                         kJson);
         return httplib::Server::HandlerResponse::Handled;
-      }
-      if (!valid_content_length(req)) {
-        res.status = 400;
-        res.set_content(error_json(400, "invalid_argument", "Content-Length",
-                                   "Content-Length: '" + log_escape(req.get_header_value("Content-Length")) +
-                                       "' is not a byte count"),
-                        kJson);
-        return httplib::Server::HandlerResponse::Handled;
-      }
+      };
+      if (!host_allowed(options, req.get_header_value("Host")))
+        return refuse(403, "forbidden", "Host", "is not this server's name (--allow-host NAME adds one)");
+      if (!valid_content_length(req)) return refuse(400, "invalid_argument", "Content-Length", "is not a byte count");
       return httplib::Server::HandlerResponse::Unhandled;
     });
     svr.set_payload_max_length(options.max_body_bytes);

@@ -15,20 +15,9 @@ namespace xsam_server {
 namespace {
 
 bool same_endpoint(const sockaddr_storage& sa, const std::string& addr, int port) {
-  char text[INET6_ADDRSTRLEN] = {0};
+  std::string ip;
   int p = -1;
-  if (sa.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
-    inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
-    p = ntohs(in->sin_port);
-  } else if (sa.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
-    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
-    p = ntohs(in6->sin6_port);
-  } else {
-    return false;
-  }
-  return p == port && addr == text;
+  return endpoint_text(sa, &ip, &p) && p == port && ip == addr;
 }
 
 bool matches(int fd, const std::string& local_addr, int local_port, const std::string& remote_addr, int remote_port) {
@@ -42,6 +31,22 @@ bool matches(int fd, const std::string& local_addr, int local_port, const std::s
 }
 
 }  // namespace
+
+bool endpoint_text(const sockaddr_storage& sa, std::string* ip, int* port) {
+  char text[INET6_ADDRSTRLEN] = {0};
+  *port = -1;
+  if (sa.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
+    inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    *port = ntohs(in->sin_port);
+  } else if (sa.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
+    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    *port = ntohs(in6->sin6_port);
+  }
+  *ip = text;
+  return *port >= 0;
+}
 
 int find_connection_socket(const std::string& local_addr, int local_port, const std::string& remote_addr,
                            int remote_port) {

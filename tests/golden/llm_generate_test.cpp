@@ -21,6 +21,7 @@ int64_t golden_new_tokens(const GoldenCase& c) { return c.get("generate.sequence
 GenerateOptions golden_generate_options(const GoldenCase& c) {
   auto options = GenerateOptions::from_config(golden_config());
   options.max_new_tokens = golden_new_tokens(c);
+  options.record_top2_margins = true;  // for the id near-tie rule
   return options;
 }
 

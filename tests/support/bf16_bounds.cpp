@@ -34,31 +34,10 @@ bool onednn_path() { return cpu_path_active() >= CpuPath::Avx512; }
 
 }  // namespace
 
-const char* bf16_stage_name(Bf16Stage stage) {
-  switch (stage) {
-    case Bf16Stage::Siglip: return "siglip";
-    case Bf16Stage::VisualProjector: return "visual_projector";
-    case Bf16Stage::Sam: return "sam";
-    case Bf16Stage::SegProjector: return "seg_projector";
-    case Bf16Stage::Connector: return "connector";
-    case Bf16Stage::Sampler: return "sampler";
-    case Bf16Stage::LlmHidden: return "llm_hidden";
-    case Bf16Stage::LlmLogits: return "llm_logits";
-    case Bf16Stage::DecoderMaskFeatures: return "decoder_mask_features";
-    case Bf16Stage::DecoderMaskLogits: return "decoder_mask_logits";
-    case Bf16Stage::DecoderClassLogits: return "decoder_class_logits";
-    case Bf16Stage::PipelineClassLogits: return "pipeline_class_logits";
-    case Bf16Stage::PipelinePixelDisagreement: return "pipeline_pixel_disagreement";
-  }
-  return "?";
-}
-
 double bf16_bound(Bf16Stage stage) {
   for (const auto& b : kBounds)
     if (b.stage == stage) return onednn_path() ? b.onednn : b.aten;
   return 0.0;
 }
-
-const char* bf16_gemm_family() { return onednn_path() ? "onednn" : "aten"; }
 
 }  // namespace xsam::test

@@ -25,10 +25,7 @@ enum class Bf16Stage {
   PipelinePixelDisagreement,  // end to end: mean fraction of map pixels that differ from the fp32 golden
 };
 
-const char* bf16_stage_name(Bf16Stage stage);
 // The bound for the active kernel path (core/cpu_path.h).
 double bf16_bound(Bf16Stage stage);
-// "onednn" (avx512, avx512bf16) or "aten" (avx2, generic): which bf16 GEMMs the active path runs.
-const char* bf16_gemm_family();
 
 }  // namespace xsam::test
