@@ -5,7 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
-#include "models/fast_msda.h"
+#include "kernels/msda.h"
 #include "models/mask2former_ops.h"
 
 namespace xsam {
@@ -24,7 +24,7 @@ torch::Tensor ms_deform_attn_sample(const torch::Tensor& value, const std::vecto
 
   // grid_sample works on [-1, 1] with -1/+1 at the outer pixel edges (align_corners=False).
   auto grids = 2 * locations - 1;
-  // The same arithmetic in one fused pass where the CPU allows it (fast_msda.h).
+  // The same arithmetic in one fused pass where the CPU allows it (kernels/msda.h).
   std::vector<std::pair<int64_t, int64_t>> level_sizes;
   for (const auto& s : shapes) level_sizes.emplace_back(s.height, s.width);
   if (auto fused = fast_msda_sample(value, level_sizes, grids, weights); fused.defined()) return fused;

@@ -7,9 +7,9 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
-#include "models/fast_attention.h"
-#include "models/fast_flash.h"
-#include "models/fast_softmax.h"
+#include "kernels/attention.h"
+#include "kernels/flash.h"
+#include "kernels/softmax.h"
 
 namespace xsam {
 
@@ -47,7 +47,7 @@ torch::Tensor phi3_causal_attention(const torch::Tensor& q, const torch::Tensor&
   if (T <= kDecodeAttentionMaxRows && chunk_rows <= 0 && decode_attention_applies(q, keys))
     return decode_attention(q, keys, values, q_pos0, k_pos0, window_keys, std::sqrt(static_cast<double>(d)));
 
-  // Long prompts in bf16 with AVX512-BF16: the fused kernel (fast_flash.h). Short ones keep the GEMMs, whose
+  // Long prompts in bf16 with AVX512-BF16: the fused kernel (kernels/flash.h). Short ones keep the GEMMs, whose
   // per-head key reads need no packing.
   if (T >= kFlashMinRows && chunk_rows <= 0 && flash_attention_applies(q))
     return flash_causal_attention(q, keys, values, q_pos0, k_pos0, window_keys, std::sqrt(static_cast<double>(d)))

@@ -5,9 +5,9 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
-#include "models/fast_attention.h"
-#include "models/fast_elementwise.h"
-#include "models/fast_linear.h"
+#include "kernels/attention.h"
+#include "kernels/elementwise.h"
+#include "kernels/linear.h"
 #include "models/phi3_kv_cache.h"
 #include "models/phi3_rope.h"
 
@@ -17,7 +17,7 @@ Phi3LinearImpl::Phi3LinearImpl(int64_t in_features, int64_t out_features, const 
   weight = register_parameter("weight", at::empty({out_features, in_features}, options), /*requires_grad=*/false);
 }
 
-// Decoding steps (a row or a few) take the memory-bound kernel of fast_linear.h; prefill takes oneDNN/BLAS.
+// Decoding steps (a row or a few) take the memory-bound kernel of kernels/linear.h; prefill takes oneDNN/BLAS.
 torch::Tensor Phi3LinearImpl::forward(const torch::Tensor& x) const { return fast_linear(x, weight); }
 
 Phi3EmbeddingImpl::Phi3EmbeddingImpl(int64_t vocab, int64_t hidden, const torch::TensorOptions& options) {
@@ -60,7 +60,7 @@ Phi3AttentionImpl::Phi3AttentionImpl(const Phi3Config& c, int64_t layer_index, c
 torch::Tensor Phi3AttentionImpl::forward(const torch::Tensor& x, const Phi3AttentionContext& ctx) const {
   const int64_t T = x.size(0);
   const int64_t heads = shape_.num_heads, kv = shape_.num_kv_heads, d = shape_.head_dim;
-  // qkv rows [q | k | v] → contiguous heads-first q, k (RoPE applied) and v, in one pass (fast_attention.h).
+  // qkv rows [q | k | v] → contiguous heads-first q, k (RoPE applied) and v, in one pass (kernels/attention.h).
   QkvHeads h = rope_split_qkv(qkv_proj->forward(x), ctx.cos, ctx.sin, heads, kv, d);
 
   torch::Tensor keys = h.k, values = h.v;

@@ -6,8 +6,8 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
-#include "models/fast_flash.h"
-#include "models/fast_softmax.h"
+#include "kernels/flash.h"
+#include "kernels/softmax.h"
 
 namespace xsam {
 
@@ -61,7 +61,7 @@ torch::Tensor SamVisionAttention::forward(const torch::Tensor& x) const {
     rw = relative_positions(rel_pos_w_, w);  // (w, w, hd): varies with the key column
   }
   if (use_rel_pos_ && flash_attention_applies(q)) {
-    // bf16 with AVX512-BF16: the fused kernel, same rounding points (fast_flash.h).
+    // bf16 with AVX512-BF16: the fused kernel, same rounding points (kernels/flash.h).
     auto out = flash_sam_attention(q_scaled, q, k, v, rh, rw, w);
     out = out.reshape({bw, num_heads_, h, w, hd}).permute({0, 2, 3, 1, 4}).reshape({bw, h, w, d});
     return (*proj_)(out);

@@ -6,8 +6,8 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
-#include "models/fast_flash.h"
-#include "models/fast_softmax.h"
+#include "kernels/flash.h"
+#include "kernels/softmax.h"
 
 namespace xsam {
 
@@ -36,7 +36,7 @@ torch::Tensor SiglipEncoderLayer::forward(const torch::Tensor& x) const {
   auto q = heads((*q_proj_)(y)), k = heads((*k_proj_)(y)), v = heads((*v_proj_)(y));
   const double scale = std::pow(static_cast<double>(hd), -0.5);
   const int64_t n = b * num_heads_;
-  if (flash_attention_applies(q)) {  // bf16 with AVX512-BF16: the fused kernel (fast_flash.h)
+  if (flash_attention_applies(q)) {  // bf16 with AVX512-BF16: the fused kernel (kernels/flash.h)
     auto out = flash_plain_attention(q, k, v, scale);
     auto h = x + (*out_proj_)(out.view({b, num_heads_, t, hd}).transpose(1, 2).reshape({b, t, d}));
     return h + (*fc2_)(at::gelu((*fc1_)((*layer_norm2_)(h)), "tanh"));

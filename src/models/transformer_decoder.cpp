@@ -7,7 +7,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 
 #include "core/error.h"
-#include "models/fast_softmax.h"
+#include "kernels/softmax.h"
 #include "models/mask2former_ops.h"
 
 namespace xsam {

@@ -5,7 +5,7 @@
 
 #include <torch/torch.h>
 
-#include "models/fast_linear.h"
+#include "kernels/linear.h"
 
 namespace xsam::bench {
 
@@ -42,7 +42,7 @@ double measure_gemv(const ModelConfig& c, torch::Dtype dtype, int64_t bytes, int
   std::vector<torch::Tensor> ws;
   for (int64_t i = 0; i < count; ++i) ws.push_back(torch::rand({rows, cols}).sub_(0.5).to(dtype));
   auto v = torch::randn({1, cols}).to(dtype);
-  // The kernel the model's decoding step uses for one row (models/fast_linear.h).
+  // The kernel the model's decoding step uses for one row (kernels/linear.h).
   for (auto& w : ws) fast_linear(v, w);
   const double s = best_seconds(repeats, [&] {
     for (auto& w : ws) fast_linear(v, w);

@@ -1,4 +1,4 @@
-// The fused CPU kernels of src/models/fast_*.cpp against the unfused ATen ops they replace: same values
+// The fused CPU kernels of src/kernels/*.cpp against the unfused ATen ops they replace: same values
 // (bitwise where the header says so, else within the summation-order difference), and independence of an
 // output row from the number of rows in the call where the pipeline relies on it.
 #include <cmath>
@@ -8,11 +8,11 @@
 #include <torch/torch.h>
 
 #include "core/cpu_path.h"
-#include "models/fast_attention.h"
-#include "models/fast_elementwise.h"
-#include "models/fast_flash.h"
-#include "models/fast_linear.h"
-#include "models/fast_softmax.h"
+#include "kernels/attention.h"
+#include "kernels/elementwise.h"
+#include "kernels/flash.h"
+#include "kernels/linear.h"
+#include "kernels/softmax.h"
 #include "support/golden.h"
 
 namespace xsam::test {

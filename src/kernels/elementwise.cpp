@@ -1,4 +1,4 @@
-#include "models/fast_elementwise.h"
+#include "kernels/elementwise.h"
 
 #include <cmath>
 
@@ -6,7 +6,7 @@
 #include <ATen/Parallel.h>
 
 #include "core/error.h"
-#include "models/fast_simd.h"
+#include "kernels/simd.h"
 
 namespace xsam {
 

@@ -1,11 +1,11 @@
-#include "models/fast_msda.h"
+#include "kernels/msda.h"
 
 #include <cmath>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "models/fast_simd.h"
+#include "kernels/simd.h"
 
 namespace xsam {
 

@@ -1,4 +1,4 @@
-// Fused pieces of Phi-3's attention for the CPU (see fast_simd.h).
+// Fused pieces of Phi-3's attention for the CPU (see kernels/simd.h).
 //
 // rope_split_qkv: the fused qkv_proj output [T, (H + 2·KV)·d] → heads-first, contiguous q [H, T, d],
 // k [KV, T, d] (both with RoPE applied) and v [KV, T, d], in one pass instead of the narrow / transpose /

@@ -1,4 +1,4 @@
-#include "models/fast_attention.h"
+#include "kernels/attention.h"
 
 #include <algorithm>
 #include <string>
@@ -8,7 +8,7 @@
 #include <ATen/Parallel.h>
 
 #include "core/error.h"
-#include "models/fast_simd.h"
+#include "kernels/simd.h"
 
 namespace xsam {
 

@@ -1,4 +1,4 @@
-#include "models/fast_flash.h"
+#include "kernels/flash.h"
 
 #include <algorithm>
 #include <cstring>
@@ -9,7 +9,7 @@
 #include <ATen/Parallel.h>
 
 #include "core/error.h"
-#include "models/fast_simd.h"
+#include "kernels/simd.h"
 
 namespace xsam {
 

@@ -1,4 +1,4 @@
-#include "models/fast_linear.h"
+#include "kernels/linear.h"
 
 #include <algorithm>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "models/fast_simd.h"
+#include "kernels/simd.h"
 
 namespace xsam {
 

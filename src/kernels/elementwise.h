@@ -1,4 +1,4 @@
-// Fused row-wise and element-wise pieces of Phi-3 (see fast_simd.h): each is one pass over its input
+// Fused row-wise and element-wise pieces of Phi-3 (see kernels/simd.h): each is one pass over its input
 // instead of a chain of ATen ops that each read and write the whole activation (eight for RMSNorm,
 // three for the gated MLP's activation) — which matters most in decoding, where a step is a few thousand
 // small ops, and under load, where every parallel op can wait for a descheduled thread.
@@ -6,7 +6,7 @@
 // The rounding points are the unfused ops': RMSNorm widens to fp32, divides the sum of squares by the
 // width, multiplies by 1/sqrt(mean + eps), rounds to the dtype and only then multiplies by the weight
 // (rounded again); the MLP rounds silu(gate) to the dtype before the product with up. Differences from
-// the unfused ops: the order of the sum of squares, and silu's exponential (fast_simd.h).
+// the unfused ops: the order of the sum of squares, and silu's exponential (kernels/simd.h).
 #pragma once
 #include <cstdint>
 

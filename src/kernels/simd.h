@@ -1,4 +1,4 @@
-// AVX-512 helpers shared by the fast_*.cpp kernels (internal; include only from those files, which are
+// AVX-512 helpers shared by the src/kernels/*.cpp kernels (internal; include only from those files, which are
 // compiled for the baseline ISA and enter these functions only after fast_simd_available()).
 //
 // 16 fp32 lanes are loaded from fp32 or bf16 memory (bf16 is the top half of an fp32: zero-extend and

@@ -11,7 +11,7 @@
 // Rounding points are upstream's bf16 ones: the product q·kᵀ accumulates in fp32 and is rounded to bf16
 // (as the GEMM's output), the pre-softmax operations round where the unfused ops do, the softmax is fp32,
 // the probabilities are rounded to bf16, and probabilities·v accumulates in fp32 and is rounded once.
-// Differences from the GEMM path: the order of the fp32 sums (and the exponential, fast_simd.h).
+// Differences from the GEMM path: the order of the fp32 sums (and the exponential, kernels/simd.h).
 // Only bf16 tensors on CPUs with AVX512-BF16 take it; callers keep their GEMM path otherwise.
 #pragma once
 #include <cstdint>
@@ -29,7 +29,7 @@ torch::Tensor flash_plain_attention(const torch::Tensor& q, const torch::Tensor&
 // SAM (spec §8.5): q_scaled = R(q·scale) and the unscaled q, k, v: [B, M, hd] with M = Qh·Qw queries of a
 // grid (query m at row m / Qw, column m % Qw) and N = Kh·Kw keys; rel_h_table [Qh, Kh, hd],
 // rel_w_table [Qw, Kw, hd] (relative_positions()). v_ij = R(R(s_ij + rel_h) + rel_w) as
-// sam_attention_softmax_ (fast_softmax.h). Returns [B, M, hd].
+// sam_attention_softmax_ (kernels/softmax.h). Returns [B, M, hd].
 torch::Tensor flash_sam_attention(const torch::Tensor& q_scaled, const torch::Tensor& q, const torch::Tensor& k,
                                   const torch::Tensor& v, const torch::Tensor& rel_h_table,
                                   const torch::Tensor& rel_w_table, int64_t query_columns);

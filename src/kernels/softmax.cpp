@@ -1,4 +1,4 @@
-#include "models/fast_softmax.h"
+#include "kernels/softmax.h"
 
 #include <cmath>
 #include <limits>
@@ -9,7 +9,7 @@
 #include <ATen/Parallel.h>
 
 #include "core/error.h"
-#include "models/fast_simd.h"
+#include "kernels/simd.h"
 
 namespace xsam {
 
