@@ -8,7 +8,7 @@ option(XSAM_FUZZ "Build the libFuzzer targets (clang only; implies ASan + UBSan)
 
 # target → the layers it links ("xsam" = the public shared library only).
 set(XSAM_FUZZ_TARGETS safetensors_header config image refs c_api)
-set(XSAM_FUZZ_LIBS_safetensors_header xsam_core)
+set(XSAM_FUZZ_LIBS_safetensors_header xsam_io)
 set(XSAM_FUZZ_LIBS_config xsam_core)
 set(XSAM_FUZZ_LIBS_image xsam_image)
 set(XSAM_FUZZ_LIBS_refs xsam_image)

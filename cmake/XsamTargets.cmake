@@ -1,30 +1,15 @@
-# One static library per layer. Each is built only from its own files, so work in progress in one
-# layer never breaks the build of another layer's tests.
-function(xsam_layer name globs deps)
-  set(sources "")
-  foreach(g ${globs})
-    file(GLOB found CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${g})
-    list(APPEND sources ${found})
-  endforeach()
+# One static library per layer, and one layer per folder: xsam_<folder> is built from src/<folder>/*.cpp
+# and nothing else, so work in progress in one layer never breaks the build of another layer's tests.
+# deps: the layers (or packages) it may include, one direction only (docs/design/architecture.md).
+function(xsam_layer folder deps)
+  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/${folder}/*.cpp)
   if(NOT sources)
-    add_library(xsam_${name} INTERFACE)
-    target_link_libraries(xsam_${name} INTERFACE ${deps})
-    if(name STREQUAL "core")
-      target_link_libraries(xsam_core INTERFACE ${TORCH_LIBRARIES} nlohmann_json::nlohmann_json)
-    endif()
-    return()
+    message(FATAL_ERROR "xsam_layer(${folder}): src/${folder}/ has no .cpp file")
   endif()
-  add_library(xsam_${name} STATIC ${sources})
-  target_include_directories(xsam_${name} PUBLIC ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/include)
-  target_link_libraries(xsam_${name} PUBLIC ${deps})
-  if(name STREQUAL "core")
-    target_link_libraries(xsam_core PUBLIC ${TORCH_LIBRARIES} nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS})
-  endif()
-  if(name STREQUAL "image" OR name STREQUAL "postproc")
-    target_link_libraries(xsam_${name} PUBLIC ${OpenCV_LIBS})
-    target_include_directories(xsam_${name} PUBLIC ${OpenCV_INCLUDE_DIRS})
-  endif()
-  target_compile_options(xsam_${name} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  add_library(xsam_${folder} STATIC ${sources})
+  target_include_directories(xsam_${folder} PUBLIC ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/include)
+  target_link_libraries(xsam_${folder} PUBLIC ${deps})
+  target_compile_options(xsam_${folder} PRIVATE -Wall -Wextra -Wno-unused-parameter)
 endfunction()
 
 # A test executable per group: tests/<kind>/<group>_*.cpp, linked to the layers it names.

@@ -1,11 +1,11 @@
 // Names of the C API's enums (tasks, modes, dtypes), as the CLI, the HTTP API, the Python binding and the
-// result JSON spell them. The task names come from the pipeline's one task table (pipeline/tasks.cpp).
+// result JSON spell them. The task names come from the pipeline's one task table (prompt/tasks.cpp).
 #include <cstring>
 #include <string>
 
 #include "api/handles.h"
 #include "core/error.h"
-#include "pipeline/tasks.h"
+#include "prompt/tasks.h"
 #include "text/tokenizer_split.h"
 #include "xsam/xsam.h"
 

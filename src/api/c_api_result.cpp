@@ -4,7 +4,7 @@
 
 #include "api/handles.h"
 #include "core/error.h"
-#include "image/rle.h"
+#include "postprocess/rle.h"
 
 using namespace xsam;
 

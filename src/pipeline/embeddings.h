@@ -8,7 +8,7 @@
 #include <torch/types.h>
 
 #include "core/config.h"
-#include "pipeline/tasks.h"
+#include "prompt/tasks.h"
 
 namespace xsam {
 

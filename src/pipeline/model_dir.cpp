@@ -16,7 +16,7 @@
 #include "core/error.h"
 #include "io/random_weights.h"
 #include "pipeline/context.h"
-#include "pipeline/tasks.h"
+#include "prompt/tasks.h"
 #include "text/tokenizer.h"
 
 namespace xsam {

@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "image/rle.h"
-#include "pipeline/tasks.h"
+#include "postprocess/rle.h"
+#include "prompt/tasks.h"
 
 namespace xsam {
 

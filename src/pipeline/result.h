@@ -7,8 +7,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "image/postprocess_types.h"
-#include "pipeline/tasks.h"
+#include "postprocess/types.h"
+#include "prompt/tasks.h"
 
 namespace xsam {
 

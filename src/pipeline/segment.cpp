@@ -6,9 +6,9 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
-#include "image/postprocess.h"
+#include "postprocess/postprocess.h"
 #include "image/preprocess.h"
-#include "models/phi3_generate.h"
+#include "generate/generate.h"
 #include "pipeline/embeddings.h"
 
 namespace xsam {

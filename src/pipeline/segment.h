@@ -11,13 +11,13 @@
 #include <torch/types.h>
 
 #include "image/image.h"
-#include "image/postprocess.h"
+#include "postprocess/postprocess.h"
 #include "image/refs.h"
-#include "models/phi3_sampling.h"
+#include "generate/sampling.h"
 #include "pipeline/context.h"
-#include "pipeline/prompt.h"
+#include "prompt/prompt.h"
 #include "pipeline/result.h"
-#include "pipeline/tasks.h"
+#include "prompt/tasks.h"
 
 namespace xsam {
 

@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "golden/llm_test_model.h"
-#include "models/phi3_generate.h"
+#include "generate/generate.h"
 #include "models/phi3_kv_cache.h"
 #include "support/bf16_bounds.h"
 #include "support/golden.h"

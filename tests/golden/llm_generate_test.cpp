@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "golden/llm_test_model.h"
-#include "models/phi3_generate.h"
+#include "generate/generate.h"
 #include "models/phi3_kv_cache.h"
 #include "support/a1_compare.h"
 #include "support/golden.h"

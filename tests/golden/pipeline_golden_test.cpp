@@ -9,7 +9,7 @@
 
 #include "io/safetensors.h"
 #include "pipeline/segment.h"
-#include "image/postprocess_resize.h"
+#include "postprocess/resize.h"
 #include "support/a1_compare.h"
 #include "support/bf16_bounds.h"
 #include "support/golden.h"
@@ -114,7 +114,7 @@ torch::Tensor map_tensor(const std::vector<int32_t>& v, int h, int w) {
   return torch::from_blob(const_cast<int32_t*>(v.data()), {h, w}, torch::kInt32).to(torch::kInt64);
 }
 
-// Upstream's "segmentation" output rebuilt from our result (see image/postprocess_types.h).
+// Upstream's "segmentation" output rebuilt from our result (see postprocess/types.h).
 torch::Tensor upstream_segmentation(const SegmentResult& r, Task task) {
   const int h = r.height, w = r.width;
   if (task == Task::Semantic) return map_tensor(r.semantic_map, h, w);

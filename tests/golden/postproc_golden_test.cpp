@@ -13,9 +13,9 @@
 
 #include <torch/torch.h>
 
-#include "image/postprocess.h"
-#include "image/postprocess_resize.h"
-#include "image/rle.h"
+#include "postprocess/postprocess.h"
+#include "postprocess/resize.h"
+#include "postprocess/rle.h"
 #include "support/golden.h"
 
 using namespace xsam;

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "pipeline/prompt.h"
+#include "prompt/prompt.h"
 #include "text/tokenizer.h"
 #include "support/golden.h"
 

@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "models/phi3.h"
-#include "models/phi3_generate.h"
+#include "generate/generate.h"
 #include "models/phi3_kv_cache.h"
 #include "support/golden.h"
 #include "unit/llm_random_model.h"

@@ -7,7 +7,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
-#include "models/phi3_sampling.h"
+#include "generate/sampling.h"
 
 namespace xsam::test {
 namespace {

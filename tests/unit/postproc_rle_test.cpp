@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "image/rle.h"
+#include "postprocess/rle.h"
 
 using namespace xsam;
 

@@ -7,7 +7,7 @@
 #include <torch/types.h>
 
 #include "core/error.h"
-#include "image/postprocess.h"
+#include "postprocess/postprocess.h"
 
 using namespace xsam;
 

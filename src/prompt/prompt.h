@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/config.h"
-#include "pipeline/tasks.h"
+#include "prompt/tasks.h"
 #include "text/tokenizer.h"
 
 namespace xsam {

@@ -1,4 +1,4 @@
-#include "image/postprocess_types.h"
+#include "postprocess/types.h"
 
 namespace xsam {
 

@@ -2,7 +2,7 @@
 // (H × W), row-major (index = y·W + x).
 //
 // One struct, PostprocessResult, serves every task; which fields a task fills is documented per entry
-// point in image/postprocess.h and summarised here:
+// point in postprocess/postprocess.h and summarised here:
 //
 //   task         masks (primary list)              map (+ background value)          segments
 //   semantic     one per class present, ascending  class index per pixel (no bg)     —

@@ -4,7 +4,7 @@
 #include <tuple>
 
 #include "core/error.h"
-#include "image/postprocess_resize.h"
+#include "postprocess/resize.h"
 
 namespace xsam {
 

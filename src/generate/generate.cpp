@@ -1,4 +1,4 @@
-#include "models/phi3_generate.h"
+#include "generate/generate.h"
 
 #include <string>
 

@@ -1,5 +1,5 @@
 // Instance segmentation (spec §5.3): upstream _instance_genseg_postprocess.
-#include "image/postprocess_scoring.h"
+#include "postprocess/scoring.h"
 
 #include <string>
 

@@ -15,7 +15,7 @@
 
 #include "core/config.h"
 #include "models/phi3.h"
-#include "models/phi3_sampling.h"
+#include "generate/sampling.h"
 
 namespace xsam {
 
@@ -29,8 +29,10 @@ enum class StopReason { EndToken, Eos, MaxNewTokens };
 
 struct GenerateOptions {
   int64_t max_new_tokens = 512;  // upstream [A]; the goldens use 16
-  int64_t end_token = 32007;     // <|end|>
-  int64_t eos_token = 32000;     // <|endoftext|>
+  // The stop ids come from the model config (from_config: tokens.end = <|end|>, tokens.eos = EOS);
+  // -1 = no such stop token.
+  int64_t end_token = -1;
+  int64_t eos_token = -1;
   SamplingOptions sampling;      // greedy by default
   TokenCallback on_token;        // optional
   int64_t sliding_window_keys = -1;  // >= 0 overrides the config (Phi3ForwardOptions)

@@ -1,4 +1,4 @@
-#include "image/postprocess_scoring.h"
+#include "postprocess/scoring.h"
 
 #include <algorithm>
 #include <tuple>

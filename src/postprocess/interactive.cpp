@@ -4,7 +4,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "image/postprocess_scoring.h"
+#include "postprocess/scoring.h"
 
 namespace xsam {
 namespace {

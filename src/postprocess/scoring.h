@@ -8,7 +8,7 @@
 #include <map>
 #include <vector>
 
-#include "image/postprocess_resize.h"
+#include "postprocess/resize.h"
 
 namespace xsam::postprocess_detail {
 

@@ -6,7 +6,7 @@
 #include <tuple>
 
 #include "core/error.h"
-#include "image/postprocess_resize.h"
+#include "postprocess/resize.h"
 
 namespace xsam {
 

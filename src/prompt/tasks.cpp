@@ -1,4 +1,4 @@
-#include "pipeline/tasks.h"
+#include "prompt/tasks.h"
 
 #include <algorithm>
 #include <cctype>

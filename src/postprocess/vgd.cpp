@@ -1,6 +1,6 @@
 // Visual grounding (spec §5.7): upstream vgdseg_postprocess_fn = instance post-processing with regions as
 // classes, a canvas starting at 255, and the prompt masks resized alongside.
-#include "image/postprocess_scoring.h"
+#include "postprocess/scoring.h"
 
 #include <string>
 

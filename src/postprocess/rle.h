@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "image/postprocess_types.h"
+#include "postprocess/types.h"
 
 namespace xsam {
 

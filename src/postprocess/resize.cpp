@@ -1,4 +1,4 @@
-#include "image/postprocess_resize.h"
+#include "postprocess/resize.h"
 
 #include <cstring>
 #include <string>

@@ -1,4 +1,4 @@
-#include "models/phi3_sampling.h"
+#include "generate/sampling.h"
 
 #include <limits>
 #include <string>

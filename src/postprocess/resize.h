@@ -5,7 +5,7 @@
 #pragma once
 #include <torch/types.h>
 
-#include "image/postprocess.h"
+#include "postprocess/postprocess.h"
 
 namespace xsam::postprocess_detail {
 

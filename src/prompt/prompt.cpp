@@ -1,4 +1,4 @@
-#include "pipeline/prompt.h"
+#include "prompt/prompt.h"
 
 #include <algorithm>
 #include <cctype>

@@ -4,7 +4,7 @@
 // Every function reproduces upstream AAAI26_Archive (and, where config `behaviour` says so, main)
 // exactly, calling the same ATen ops on CPU fp32 tensors so that the order of `topk(sorted=false)`
 // (spec §8.30, DECISIONS.md A2) and every rounding match. Results are plain structs
-// (image/postprocess_types.h).
+// (postprocess/types.h).
 //
 // Memory: masks are processed query by query (decoder resolution → canvas → crop → original size), so
 // the peak is a few canvas-sized and image-sized maps rather than Q of them. The exceptions are the
@@ -14,7 +14,7 @@
 #include <torch/types.h>
 
 #include "core/config.h"
-#include "image/postprocess_types.h"
+#include "postprocess/types.h"
 
 namespace xsam {
 
@@ -52,7 +52,7 @@ struct InstanceParams {
 // Instance (spec §5.3, §8.30). masks = upstream `instances` (every top-k entry with score >= threshold,
 // in top-k order; an entry may repeat a query with another label); map = upstream canvas: segment ids
 // 0, 1, … painted in top-k order over −1; segments = upstream segments_info (non-empty masks only).
-// image/rle.h turns the canvas into upstream's instance "RLE".
+// postprocess/rle.h turns the canvas into upstream's instance "RLE".
 PostprocessResult postprocess_instance(const DecoderPrediction& prediction, const PostprocessGeometry& geometry,
                                        const InstanceParams& params);
 

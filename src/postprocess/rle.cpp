@@ -1,4 +1,4 @@
-#include "image/rle.h"
+#include "postprocess/rle.h"
 
 #include <map>
 
