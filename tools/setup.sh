@@ -24,6 +24,7 @@ packages=(
   clang libclang-rt-dev                      # fuzzing (libFuzzer)
   libcpp-httplib-dev chromium chromium-driver  # xsam serve (HTTP), its browser test (headless Chromium)
   dpkg-dev python3-venv python3-setuptools python3-pip  # install tests: cpack -G DEB (dpkg-shlibdeps), pip
+  python3-distributed nginx                  # scale-out (docs/scale-out.md): xsam.dask on Dask; replicas behind nginx
 )
 missing=()
 for p in "${packages[@]}"; do
