@@ -89,6 +89,7 @@ def batch(tmp_path_factory):
 def cluster():
     """A LocalCluster of 2 worker processes with one thread each (nannies restart a killed worker)."""
     import dask
+    saved_env = dict(os.environ)  # Dask's nanny writes its pre-spawn variables into this process's environment
     sys.path.insert(0, str(BINDING))  # the workers are spawned with this sys.path
     os.environ.setdefault("XSAM_BUILD_DIR", str(BUILD))
     os.environ.setdefault("XSAM_TOKENIZER_PLUGIN", str(BUILD / "lib" / "xsam" / "libxsam_tokenizer.so"))
@@ -103,6 +104,8 @@ def cluster():
         finally:
             client.close()
             c.close()
+            os.environ.clear()
+            os.environ.update(saved_env)
 
 
 def request():

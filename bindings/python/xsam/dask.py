@@ -77,6 +77,9 @@ class ModelPlugin(_WorkerPluginBase):
         self._contexts = []
         self._lock = threading.Lock()
 
+    def settings(self):
+        return [os.path.abspath(self.model_dir), self.dtype, self.threads]
+
     # Only the settings travel to the workers, never a loaded model.
     def __getstate__(self):
         return {"model_dir": self.model_dir, "dtype": self.dtype, "threads": self.threads}
@@ -471,6 +474,13 @@ def _prefix_suspicious(dask_scheduler=None, prefix=TASK_PREFIX):
     return tp.suspicious if tp is not None else 0
 
 
+def _plugin_state(dask_worker=None):
+    p = dask_worker.plugins.get(PLUGIN_NAME)
+    if p is None:
+        return None
+    return {"settings": p.settings(), "error": p.error if p.model is None else None}
+
+
 def _plugin_errors(dask_worker=None):
     p = dask_worker.plugins.get(PLUGIN_NAME)
     if p is None:
@@ -588,7 +598,11 @@ def segment(images, model_dir, out_dir, request=None, *, masks=False, maps=False
         if client.dashboard_link and _has_dashboard():
             print(f"xsam.dask: dashboard at {client.dashboard_link}", file=log)
         plugin = ModelPlugin(model_dir, dtype=dtype, threads=threads)
-        client.register_worker_plugin(plugin, name=PLUGIN_NAME)
+        wanted = plugin.settings()
+        states = client.run(_plugin_state)
+        if not states or any(st is None or st["settings"] != wanted or st["error"] for st in states.values()):
+            # Not every worker holds this model yet (a client reused across runs keeps it loaded).
+            client.register_worker_plugin(plugin, name=PLUGIN_NAME)
         errors = {w: e for w, e in client.run(_plugin_errors).items() if e}
         if errors:
             raise RunError("the model cannot be loaded: " + "; ".join(f"worker {w}: {e}" for w, e in errors.items()))
