@@ -243,3 +243,17 @@ def test_cli_errors_name_the_argument(batch, tmp_path):
     # Outputs that came from another request are not overwritten.
     r = run("segment", "--model", str(model), "--out", str(d / "cli"), *REQUEST, images[0])
     assert r.returncode == 2 and "came from another model, task, prompt or option" in r.stderr, r.stderr
+
+
+def test_a_model_no_worker_can_load_stops_the_run(batch, cluster, tmp_path):
+    from xsam import dask as xdask
+    d, model, images = batch
+    _, client = cluster
+    bad = tmp_path / "bad-model"
+    bad.mkdir()
+    (bad / "config.json").write_text("{not json")
+    with pytest.raises(xdask.RunError) as e:
+        run_dask(client, bad, images[:2], tmp_path / "o")
+    msg = str(e.value)
+    assert "the model cannot be loaded" in msg and "worker tcp://" in msg and "config.json" in msg, msg
+    assert not (tmp_path / "o" / "img00.json").exists()
