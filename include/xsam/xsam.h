@@ -86,12 +86,16 @@ typedef struct xsam_model xsam_model;
 typedef struct xsam_context xsam_context;
 typedef struct xsam_result xsam_result;
 
-typedef enum { XSAM_DTYPE_AUTO = 0, XSAM_DTYPE_FP32 = 1, XSAM_DTYPE_BF16 = 2 } xsam_dtype;
+/* Runtime dtypes. FP32: weights and math fp32 (a bf16 file is converted at load: twice its bytes in
+   memory). BF16: weights and math bf16 (fast only with native bf16 dot products). MIXED: weights stay as the
+   file stores them (bf16: half of FP32's memory), math in fp32, widening bf16 on the fly; its results are
+   FP32's up to the order of sums. AUTO: BF16 where the CPU path is avx512bf16 (or on CUDA), else MIXED. */
+typedef enum { XSAM_DTYPE_AUTO = 0, XSAM_DTYPE_FP32 = 1, XSAM_DTYPE_BF16 = 2, XSAM_DTYPE_MIXED = 3 } xsam_dtype;
 typedef enum { XSAM_DEVICE_CPU = 0, XSAM_DEVICE_CUDA = 1 } xsam_device;
 
 typedef struct {
   size_t struct_size;         /* sizeof(xsam_model_params) as compiled: set by xsam_model_default_params() */
-  xsam_dtype dtype;           /* runtime dtype; AUTO = bf16 where the CPU path has AVX-512 (or on CUDA), else fp32 */
+  xsam_dtype dtype;           /* runtime dtype (see xsam_dtype); default AUTO */
   xsam_device device;
   int device_index;
   int n_threads;              /* intra-op threads; 0: all physical cores; < 0 or > 4096: INVALID_ARGUMENT */
@@ -208,7 +212,7 @@ XSAM_API xsam_segment_params xsam_segment_default_params(void);
 /* Names of tasks, modes and dtypes as the CLI, the HTTP API, the Python binding and the result JSON spell
    them (as whisper_lang_str / whisper_lang_id):
      tasks  "auto" "chat" "semantic" "instance" "panoptic" "referring" "reasoning" "gcg" "interactive" "vgd"
-            "open_vocab";   modes "default" "teacher_forced" "generate";   dtypes "auto" "fp32" "bf16".
+            "open_vocab";   modes "default" "teacher_forced" "generate";   dtypes "auto" "fp32" "bf16" "mixed".
    *_name returns NULL for a value outside the enum; the values with names are 0, 1, 2, ... up to the first
    NULL, so a program can list them. *_from_name accepts "-" for "_" ("open-vocab") and is case-sensitive;
    an unknown name is XSAM_ERR_INVALID_ARGUMENT with a message listing the valid ones. */
@@ -297,13 +301,6 @@ XSAM_API xsam_status xsam_random_model(const char *out_dir, const char *size_pre
                                        const char *tokenizer_dir);
 /* Converts an upstream-style config.json (as in the golden sets) into xsam's own config.json. */
 XSAM_API xsam_status xsam_convert_config(const char *upstream_config, const char *out_json);
-/* Benchmarks one dtype on this machine (what `xsam bench` runs; minutes at full size): the matmul and
-   memory-bandwidth limits, load, every stage of a first and a cached call, decoding tokens/s, peak RSS;
-   each stage against its FLOP (or byte) floor. options_json (NULL = defaults): {"dtype": "bf16"|"fp32",
-   "threads": N, "image": PATH, "decode_tokens": N, "llm_layers": -1|0|N, "limits": true,
-   "warm_page_cache": true, "progress": false}. *out_json (keys: docs/performance.md) is freed with
-   xsam_free. Resets this process's peak-RSS mark (VmHWM). */
-XSAM_API xsam_status xsam_benchmark(const char *model_dir, const char *options_json, char **out_json);
 
 #ifdef __cplusplus
 }

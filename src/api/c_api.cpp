@@ -61,13 +61,28 @@ char* dup_string(const std::string& s) {
   return out;
 }
 
-torch::Dtype dtype_of(int d, const char* what) {
+// The dtype of a weight file to write: fp32 or bf16 (AUTO = bf16, the released weights' dtype).
+torch::Dtype file_dtype_of(int d, const char* what) {
   switch (d) {
     case XSAM_DTYPE_FP32: return torch::kFloat32;
     case XSAM_DTYPE_BF16:
     case XSAM_DTYPE_AUTO: return torch::kBFloat16;
+    case XSAM_DTYPE_MIXED: fail(Status::InvalidArgument, std::string(what) + ": a weight file is fp32 or bf16, not mixed");
   }
   fail(Status::InvalidArgument, std::string(what) + ": unknown dtype " + std::to_string(static_cast<int>(d)));
+}
+
+// The runtime dtype of a model load.
+void set_runtime_dtype(int d, const char* what, LoadOptions* o) {
+  o->dtype_auto = d == XSAM_DTYPE_AUTO;
+  o->bf16_weights = d == XSAM_DTYPE_MIXED;
+  switch (d) {
+    case XSAM_DTYPE_AUTO:
+    case XSAM_DTYPE_FP32:
+    case XSAM_DTYPE_MIXED: o->dtype = torch::kFloat32; return;
+    case XSAM_DTYPE_BF16: o->dtype = torch::kBFloat16; return;
+  }
+  fail(Status::InvalidArgument, std::string(what) + ": unknown dtype " + std::to_string(d));
 }
 
 }  // namespace
@@ -119,8 +134,7 @@ xsam_status xsam_model_load(const char* dir, const xsam_model_params* params, xs
     const xsam_model_params p = api::read_params(params, xsam_model_default_params(), api::kModelParamsFirstSize,
                                                  "params", "xsam_model_default_params");
     LoadOptions o;
-    o.dtype = dtype_of(api::enum_int(p.dtype), "params.dtype");
-    o.dtype_auto = api::enum_int(p.dtype) == XSAM_DTYPE_AUTO;
+    set_runtime_dtype(api::enum_int(p.dtype), "params.dtype", &o);
     if (p.cpu) o.cpu = p.cpu;
     const int device = api::enum_int(p.device);
     if (device == XSAM_DEVICE_CUDA) {
@@ -157,7 +171,7 @@ xsam_context_params xsam_context_default_params(void) {
   p.struct_size = sizeof(xsam_context_params);
   p.max_context_tokens = 0;
   p.image_cache_entries = 1;
-  p.max_image_pixels = 178956970;
+  p.max_image_pixels = kDefaultMaxPixels;
   return p;
 }
 
@@ -252,7 +266,7 @@ xsam_status xsam_random_model(const char* out_dir, const char* size_preset, xsam
   return guarded("xsam_random_model", [&] {
     require(out_dir, "out_dir");
     require(size_preset, "size_preset");
-    write_random_model(out_dir, size_preset, dtype_of(api::enum_int(dtype), "dtype"), seed, tokenizer_dir ? tokenizer_dir : "");
+    write_random_model(out_dir, size_preset, file_dtype_of(api::enum_int(dtype), "dtype"), seed, tokenizer_dir ? tokenizer_dir : "");
   });
 }
 

@@ -26,7 +26,7 @@ static_assert(static_cast<int>(Task::Auto) == XSAM_TASK_AUTO && static_cast<int>
 constexpr int kTaskCount = XSAM_TASK_OPEN_VOCAB + 1;
 
 const char* const kModeNames[] = {"default", "teacher_forced", "generate"};  // index = xsam_mode
-const char* const kDtypeNames[] = {"auto", "fp32", "bf16"};                  // index = xsam_dtype
+const char* const kDtypeNames[] = {"auto", "fp32", "bf16", "mixed"};         // index = xsam_dtype
 
 // "a, b or c" of names[0..n).
 std::string listing(const char* (*name_of)(int), int n) {
@@ -90,7 +90,7 @@ const char* xsam_dtype_name(xsam_dtype dtype) {
 }
 
 xsam_status xsam_dtype_from_name(const char* name, xsam_dtype* out) {
-  return from_name("xsam_dtype_from_name", "dtype", name, out, dtype_name_of, 3);
+  return from_name("xsam_dtype_from_name", "dtype", name, out, dtype_name_of, 4);
 }
 
 size_t xsam_utf8_valid_prefix(const char* s, size_t n) {

@@ -1,7 +1,7 @@
 // xsam bench --model DIR | --preset full [--dtype bf16|fp32|both] [--threads N] [--json FILE] [--image PATH]
 //            [--decode-tokens N] [--llm-layers N] [--no-limits]
 //
-// Times every stage of X-SAM on this machine against its limits (xsam_benchmark, docs/performance.md)
+// Times every stage of X-SAM on this machine against its limits (src/bench/, docs/performance.md)
 // and prints a table; --json writes the whole report.
 #include <sys/stat.h>
 
@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/bench.h"
 #include "cli/cli_common.h"
 
 using namespace xsam_cli;
@@ -21,13 +22,14 @@ using nlohmann::json;
 namespace {
 
 const char* kUsage =
-    "usage: xsam bench --model DIR | --preset full [--dtype bf16|fp32|both] [--threads N] [--json FILE]\n"
+    "usage: xsam bench --model DIR | --preset full [--dtype auto|mixed|bf16|fp32|both] [--threads N] [--json FILE]\n"
     "                  [--image PATH] [--decode-tokens N] [--llm-layers N] [--no-limits]\n\n"
     "  --model DIR       a model directory (weights in the page cache make the load a warm one)\n"
     "  --preset full     benchmark random full-size weights; they are written once to --model DIR or,\n"
     "                    without it, to $TMPDIR/xsam-bench-full (about 9.3 GB, bf16)\n"
-    "  --dtype           runtime dtype(s); default bf16. fp32 builds only the LLM layers that fit in\n"
-    "                    memory and extrapolates (reported)\n"
+    "  --dtype           runtime dtype(s); default auto (bf16 on the avx512bf16 path, else mixed: bf16\n"
+    "                    weights, fp32 math); both = bf16 then fp32. A runtime whose weights do not fit\n"
+    "                    builds only the LLM layers that fit in memory and extrapolates (reported)\n"
     "  --threads N       intra-op threads (default: physical cores)\n"
     "  --image PATH      the picture to segment (default: a synthetic 640x480 one)\n"
     "  --decode-tokens N tokens to generate for the decoding rate (default 32)\n"
@@ -58,15 +60,18 @@ void print_report(const json& r) {
     std::snprintf(b, sizeof b, "%.2f", a.is_array() && !a.empty() ? a[0].get<double>() : 0.0);
     return std::string(b);
   };
-  std::printf("\nxsam bench: %s, %s, %d threads (%d physical cores), libtorch %s; load average %s -> %s\n",
-              r.value("model_dir", "").c_str(), r.value("dtype", "").c_str(), r.value("threads", 0),
+  std::printf("\nxsam bench: %s, %s (cpu path %s, %s weights, %s math), %d threads (%d physical cores), libtorch %s; "
+              "load average %s -> %s\n",
+              r.value("model_dir", "").c_str(), r.value("dtype", "").c_str(), r.value("cpu_path", "").c_str(),
+              r.value("weight_dtype", "").c_str(), r.value("math_dtype", "").c_str(), r.value("threads", 0),
               r.value("physical_cores", 0), r.value("libtorch", "").c_str(), la(r["load_average_start"]).c_str(),
               la(r["load_average_end"]).c_str());
   if (r.value("extrapolated", false)) std::printf("NOTE: %s\n", r.value("extrapolation", "").c_str());
   const json& l = r["limits"];
-  std::printf("limits: matmul bf16 %.0f GFLOP/s, fp32 %.0f GFLOP/s; bandwidth %.1f GB/s (GEMV bf16 %.1f, fp32 %.1f; read %.1f)\n",
-              num(l, "matmul_bf16_gflops"), num(l, "matmul_fp32_gflops"), num(r, "bandwidth_gbs"), num(l, "gemv_bf16_gbs"),
-              num(l, "gemv_fp32_gbs"), num(l, "read_gbs"));
+  std::printf("limits: matmul %s %.0f GFLOP/s; bandwidth %.1f GB/s (GEMV over %s weights %.1f; read %.1f)\n",
+              l.value("math_dtype", "").c_str(), num(l, "matmul_gflops"), num(r, "bandwidth_gbs"),
+              l.value("weight_dtype", "").c_str(), num(l, "gemv_gbs"), num(l, "read_gbs"));
+  if (r.contains("memory_plan")) std::printf("memory: %s\n", r.value("memory_plan", "").c_str());
   std::printf("\n  %-26s %9s %10s %9s %8s\n", "first call, stage", "s", "GFLOP", "GFLOP/s", "of peak");
   for (auto it = r["stages"].begin(); it != r["stages"].end(); ++it) print_stage(it.key(), it.value());
   std::printf("\n  %-26s %9s %10s %9s %8s\n", "cached call, stage", "s", "GFLOP", "GFLOP/s", "of peak");
@@ -82,7 +87,7 @@ void print_report(const json& r) {
   std::printf("  peak RSS          %8.2f GB  weights %.2f GB: %+.2f GB (%s)\n", num(r, "peak_rss_bytes") / gb,
               num(r, "weight_bytes") / gb, (num(r, "peak_rss_bytes") - num(r, "weight_bytes")) / gb,
               r.value("peak_rss_scope", "").c_str());
-  std::printf("\n  targets (issue 8):\n");
+  std::printf("\n  targets (docs/performance.md):\n");
   for (auto it = r["targets"].begin(); it != r["targets"].end(); ++it)
     std::printf("    %-40s %8.3f  (target %s)\n", it.key().c_str(), num(it.value(), "value"),
                 it.value().value("target", "").c_str());
@@ -96,7 +101,7 @@ int cmd_bench(int argc, char** argv) {
     std::printf("%s", kUsage);
     return 0;
   }
-  std::string model, preset, dtype = "bf16", threads, json_path, image, decode_tokens, llm_layers;
+  std::string model, preset, dtype = "auto", threads, json_path, image, decode_tokens, llm_layers;
   const bool has_model = a.option("--model", &model);
   const bool has_preset = a.option("--preset", &preset);
   a.option("--dtype", &dtype);
@@ -107,7 +112,7 @@ int cmd_bench(int argc, char** argv) {
   a.option("--llm-layers", &llm_layers);
   const bool no_limits = a.flag("--no-limits");
   if (!a.positionals().empty() || (!has_model && !has_preset) || (has_preset && preset != "full") ||
-      (dtype != "bf16" && dtype != "fp32" && dtype != "both")) {
+      (dtype != "auto" && dtype != "mixed" && dtype != "bf16" && dtype != "fp32" && dtype != "both")) {
     std::fprintf(stderr, "%s", kUsage);
     return 2;
   }
@@ -145,12 +150,15 @@ int cmd_bench(int argc, char** argv) {
   json combined;
   for (const auto& d : dtypes) {
     opts["dtype"] = d;
-    char* out = nullptr;
-    if (xsam_status s = xsam_benchmark(model.c_str(), opts.dump().c_str(), &out)) return report("bench", s);
-    json r = json::parse(out);
-    xsam_free(out);
+    json r;
+    try {
+      r = xsam::run_benchmark(model, xsam::bench_options_from_json(opts));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "xsam bench: %s\n", e.what());
+      return 1;
+    }
     print_report(r);
-    // The first dtype's keys at the top level (issue 8's keys); every dtype's report under "runs".
+    // The first dtype's keys at the top level; every dtype's report under "runs".
     if (combined.is_null()) combined = r;
     combined["runs"][d] = r;
   }

@@ -45,8 +45,10 @@ int cmd_info(int argc, char** argv) {
     std::printf("model       %s\n", j["model_dir"].get<std::string>().c_str());
     std::printf("preset      %s   tokenizer %s (%lld tokens)\n", j["preset"].get<std::string>().c_str(),
                 j["tokenizer"]["mode"].get<std::string>().c_str(), j["tokenizer"]["vocab_size"].get<long long>());
-    std::printf("dtype       %s on %s, %d threads\n", j["dtype"].get<std::string>().c_str(),
+    std::printf("dtype       %s (%s weights, %s math) on %s, %d threads\n", j["dtype"].get<std::string>().c_str(),
+                j["weight_dtype"].get<std::string>().c_str(), j["math_dtype"].get<std::string>().c_str(),
                 j["device"].get<std::string>().c_str(), j["threads"].get<int>());
+    std::printf("memory      %s\n", j["memory"].get<std::string>().c_str());
     std::string features;
     for (const auto& f : j["cpu"]["features"]) features += (features.empty() ? "" : " ") + f.get<std::string>();
     std::printf("cpu path    %s (this CPU supports up to %s; features: %s)\n", j["cpu"]["path"].get<std::string>().c_str(),

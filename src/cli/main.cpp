@@ -12,6 +12,7 @@ int cmd_segment(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+void cap_openblas_by_reexec(char** argv);
 
 static void usage(FILE* f) {
   std::fprintf(f,
@@ -30,6 +31,7 @@ static void usage(FILE* f) {
 }
 
 int main(int argc, char** argv) {
+  cap_openblas_by_reexec(argv);
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -55,13 +55,19 @@ std::string env(const char* name) {
 }
 
 bool g_mkldnn_switched_off = false;
+// The path libtorch was capped to at start-up (XSAM_CPU); the best path when it was not. A later, higher
+// path cannot lift what libtorch has already read, so ATen's oneDNN use stays off above it too.
+CpuPath g_libtorch_cap = CpuPath::Avx512Bf16;
 
 // Caps what libtorch may use at `path`, below what the CPU has (a machine's own best path is left to
-// libtorch's own detection). The two environment variables take effect only if libtorch has not
-// dispatched yet (each is read once); a value the user set is never overridden.
-void cap_libtorch(CpuPath path) {
+// libtorch's own detection). The two environment variables are set only at start-up (`at_startup`, from
+// XSAM_CPU), before libtorch dispatches and reads each of them once; a value the user set is never
+// overridden. Later caps (a model load's `cpu` option) must not set them: oneDNN could read its ISA cap
+// then and keep it for the process, so that a later uncapped load would fail to create bf16 primitives.
+void cap_libtorch(CpuPath path, bool at_startup) {
   const bool capped = path < cpu_path_supported();
-  if (capped) {
+  if (capped && at_startup) {
+    g_libtorch_cap = path;
     static const char* kAten[] = {"default", "avx2", nullptr, nullptr};
     static const char* kDnnl[] = {"SSE41", "AVX2", "AVX512_CORE", nullptr};
     const int i = static_cast<int>(path);
@@ -70,7 +76,7 @@ void cap_libtorch(CpuPath path) {
   }
   // Below AVX-512, ATen's bf16 matmul does not go through oneDNN (it checks for AVX-512 itself): the
   // same for a capped machine. This also routes fp32 convolutions to ATen's own kernel (within bounds).
-  const bool mkldnn_off = capped && path < CpuPath::Avx512;
+  const bool mkldnn_off = (capped && path < CpuPath::Avx512) || g_libtorch_cap < CpuPath::Avx512;
   if (mkldnn_off && !g_mkldnn_switched_off && at::globalContext().userEnabledMkldnn()) {
     at::globalContext().setUserEnabledMkldnn(false);
     g_mkldnn_switched_off = true;
@@ -103,7 +109,7 @@ CpuPath resolve(const std::string& request, const std::string& what) {
 const bool g_startup_cap = [] {
   try {
     const std::string v = env("XSAM_CPU");
-    if (!v.empty() && v != "auto") cap_libtorch(resolve(v, "XSAM_CPU"));
+    if (!v.empty() && v != "auto") cap_libtorch(resolve(v, "XSAM_CPU"), /*at_startup=*/true);
   } catch (...) {
   }
   return true;
@@ -153,7 +159,7 @@ CpuPath set_cpu_path(const std::string& request, const std::string& what) {
   std::lock_guard<std::mutex> lock(g_mutex);
   const bool from_env = request.empty() || request == "auto";
   const CpuPath path = from_env ? resolve(env("XSAM_CPU"), "XSAM_CPU") : resolve(request, what);
-  cap_libtorch(path);
+  cap_libtorch(path, /*at_startup=*/false);
   g_active.store(static_cast<int>(path), std::memory_order_relaxed);
   return path;
 }

@@ -74,7 +74,8 @@ GenerateResult phi3_generate(const Phi3ModelImpl& model, Phi3KvCache& cache, con
     if (token == options.end_token) { result.stop = StopReason::EndToken; break; }
     if (token == options.eos_token) { result.stop = StopReason::Eos; break; }
     if (step + 1 >= options.max_new_tokens) { result.stop = StopReason::MaxNewTokens; break; }
-    auto input = embedding.narrow(0, token, 1).unsqueeze(0);  // [1, 1, H]
+    // [1, 1, H]; widened (exactly) where the table stays bf16 under fp32 math, else the view itself.
+    auto input = embedding.narrow(0, token, 1).unsqueeze(0).to(inputs_embeds.scalar_type());
     auto out = model.forward(input, cache.length(), &cache, fwd);
     generated.select(1, step).copy_(out.last_hidden.select(1, 0));
     logits = out.logits[0][0];

@@ -138,10 +138,12 @@ BindReport bind_module(torch::nn::Module& module, const WeightStore& store, cons
       target.copy_(store.get(key));  // converts the stored dtype to the module's dtype once
     } else {
       torch::Tensor stored = store.get(key);
-      const bool same = stored.scalar_type() == options.dtype && options.device.is_cpu();
+      const bool keep = stored.scalar_type() == torch::kBFloat16 && options.keep_bf16.count(local) != 0;
+      const torch::Dtype dtype = keep ? torch::kBFloat16 : options.dtype;
+      const bool same = stored.scalar_type() == dtype && options.device.is_cpu();
       if (same && options.share_mapped) target.set_data(stored);  // zero-copy: a view of the mapping
       else if (same) target.set_data(stored.clone());
-      else target.set_data(stored.to(options.device, options.dtype));
+      else target.set_data(stored.to(options.device, dtype));
     }
     r.used.insert(key);
   };

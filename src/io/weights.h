@@ -41,11 +41,14 @@ struct BindReport {
 // `device` (Tensor::set_data keeps every handle to it valid); when the stored dtype already is `dtype`
 // on the CPU and `share_mapped` is set, no copy is made at all: the parameter is a read-only view of
 // the file mapping (which it keeps alive), so the weights sit in memory once, as page cache.
+// With `replace`, the tensors named in `keep_bf16` (module-local names) that the file stores as bf16 stay
+// bf16 whatever `dtype` is (the mixed runtime: bulk matrices bf16 in memory, the math in fp32).
 struct BindOptions {
   bool replace = false;
   torch::Dtype dtype = torch::kFloat32;
   torch::Device device = torch::kCPU;
   bool share_mapped = true;
+  std::set<std::string> keep_bf16;
 };
 
 // Throws Status::Format naming the tensor and the element when a float weight holds NaN or infinity

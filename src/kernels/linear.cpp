@@ -1,119 +1,112 @@
 #include "kernels/linear.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "kernels/simd.h"
+#include "core/cpu_path.h"
+#include "kernels/gemv.h"
+#include "kernels/widen.h"
 
 namespace xsam {
 
 namespace {
 
-using namespace simd;
+// Output columns per parallel task: each thread streams its own contiguous part of the weight.
+constexpr int64_t kColumnGrain = 64;
 
-// R input rows × NB weight rows: one fp32 accumulator per output, blocks of 16 along K in order, then the
-// 16 lanes summed and the tail added — the same order whatever R and NB, so an output does not depend on
-// how many rows the call had.
-template <int R, int NB, class W>
-XSAM_AVX512 void block(const W* w, const float* xs, int64_t K, int64_t n, int64_t m0, float* out, int64_t N,
-                       const float* bias) {
-  __m512 acc[R][NB];
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-    #pragma GCC unroll 8
-    for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_ps();
-  const int64_t k16 = K / 16 * 16;
-  for (int64_t k = 0; k < k16; k += 16) {
-    __m512 wv[NB];
-    #pragma GCC unroll 8
-    for (int b = 0; b < NB; ++b) wv[b] = load16(w + (n + b) * K + k);
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m512 xv = _mm512_loadu_ps(xs + (m0 + r) * K + k);
-      #pragma GCC unroll 8
-      for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_fmadd_ps(wv[b], xv, acc[r][b]);
-    }
-  }
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-    #pragma GCC unroll 8
-    for (int b = 0; b < NB; ++b) {
-      float s = _mm512_reduce_add_ps(acc[r][b]);
-      for (int64_t t = k16; t < K; ++t) s += widen(w[(n + b) * K + t]) * xs[(m0 + r) * K + t];
-      out[(m0 + r) * N + n + b] = bias ? s + bias[n + b] : s;
-    }
-}
+bool gemv_on_this_path() { return cpu_path_active() >= CpuPath::Avx2; }
 
-// bf16 weights and inputs on CPUs with AVX512-BF16: vdpbf16ps multiplies 32 bf16 pairs straight from
-// memory (products exact in fp32, fp32 accumulation), no widening. R input rows × one weight row, same
-// per-output order rule as above.
-#define XSAM_BF16 __attribute__((target("avx512f,avx512bf16")))
-template <int R>
-XSAM_BF16 void block_dp(const c10::BFloat16* w, const c10::BFloat16* xb, int64_t K, int64_t n, int64_t m0, float* out,
-                        int64_t N, const float* bias) {
-  __m512 acc[R];
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  const c10::BFloat16* wn = w + n * K;
-  const int64_t k32 = K / 32 * 32;
-  for (int64_t k = 0; k < k32; k += 32) {
-    const __m512i wv = _mm512_loadu_si512(wn + k);
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m512i xv = _mm512_loadu_si512(xb + (m0 + r) * K + k);
-      acc[r] = _mm512_dpbf16_ps(acc[r], reinterpret_cast<__m512bh>(xv), reinterpret_cast<__m512bh>(wv));
-    }
-  }
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    float s = _mm512_reduce_add_ps(acc[r]);
-    for (int64_t t = k32; t < K; ++t) s += widen(wn[t]) * widen(xb[(m0 + r) * K + t]);
-    out[(m0 + r) * N + n] = bias ? s + bias[n] : s;
-  }
-}
-
-// Output columns [n0, n1) for all M input rows, one weight row at a time: a single sequential stream per
-// thread, which the hardware prefetcher follows at full speed (four interleaved row streams measured ~30%
-// slower on this EPYC for one input row); the row stays in L1 for every tile of four input rows.
-void run_rows_dp(int64_t M, const c10::BFloat16* w, const c10::BFloat16* xb, int64_t K, int64_t n0, int64_t n1,
-                 float* out, int64_t N, const float* bias) {
-  for (int64_t n = n0; n < n1; ++n)
-    for (int64_t m0 = 0; m0 < M; m0 += 4) {
-      switch (std::min<int64_t>(4, M - m0)) {
-        case 1: block_dp<1>(w, xb, K, n, m0, out, N, bias); break;
-        case 2: block_dp<2>(w, xb, K, n, m0, out, N, bias); break;
-        case 3: block_dp<3>(w, xb, K, n, m0, out, N, bias); break;
-        default: block_dp<4>(w, xb, K, n, m0, out, N, bias); break;
-      }
-    }
-}
-
-bool cpu_has_bf16() { return simd::bf16_dot_available(); }
-
-template <int NB, class W>
-void row_tiles(const W* w, const float* xs, int64_t M, int64_t K, int64_t n, float* out, int64_t N, const float* bias) {
-  for (int64_t m0 = 0; m0 < M; m0 += 4) {
-    switch (std::min<int64_t>(4, M - m0)) {
-      case 1: block<1, NB>(w, xs, K, n, m0, out, N, bias); break;
-      case 2: block<2, NB>(w, xs, K, n, m0, out, N, bias); break;
-      case 3: block<3, NB>(w, xs, K, n, m0, out, N, bias); break;
-      default: block<4, NB>(w, xs, K, n, m0, out, N, bias); break;
-    }
-  }
-}
-
-// Output columns [n0, n1) for all M input rows: four weight rows at a time, read from memory once and
-// reused (from L1/L2) by every tile of four input rows.
+// The GEMV of the active path over all output columns, fp32 inputs, weights W (fp32 or bf16).
 template <class W>
-void run_rows(int64_t M, const W* w, const float* xs, int64_t K, int64_t n0, int64_t n1, float* out, int64_t N,
-              const float* bias) {
-  int64_t n = n0;
-  for (; n + 4 <= n1; n += 4) row_tiles<4>(w, xs, M, K, n, out, N, bias);
-  for (; n < n1; ++n) row_tiles<1>(w, xs, M, K, n, out, N, bias);
+void gemv_all(const gemv::Rows& a, const W* w) {
+  const CpuPath path = cpu_path_active();
+  at::parallel_for(0, a.N, kColumnGrain, [&](int64_t n0, int64_t n1) {
+    if (path >= CpuPath::Avx512)
+      gemv::avx512(a, w, n0, n1);
+    else if (path >= CpuPath::Avx2)
+      gemv::avx2(a, w, n0, n1);
+    else
+      gemv::generic(a, w, n0, n1);
+  });
+}
+
+std::vector<int64_t> output_shape(const torch::Tensor& x, int64_t N) {
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = N;
+  return shape;
+}
+
+// x [rows, K] fp32 · w [N, K] (fp32 or bf16) with the GEMV; fp32 [rows, N].
+torch::Tensor gemv_fp32_inputs(const torch::Tensor& x2d, const torch::Tensor& w, const torch::Tensor& bias32) {
+  const int64_t rows = x2d.size(0), K = w.size(1), N = w.size(0);
+  auto out = at::empty({rows, N}, x2d.options().dtype(at::kFloat));
+  gemv::Rows a;
+  a.M = rows, a.K = K, a.N = N;
+  a.x = x2d.data_ptr<float>();
+  a.out = out.data_ptr<float>();
+  a.bias = bias32.defined() ? bias32.data_ptr<float>() : nullptr;
+  if (w.scalar_type() == at::kBFloat16)
+    gemv_all(a, w.data_ptr<c10::BFloat16>());
+  else
+    gemv_all(a, w.data_ptr<float>());
+  return out;
+}
+
+// bf16 x and w with VDPBF16PS; fp32 [rows, N].
+torch::Tensor gemv_bf16_dot(const torch::Tensor& x2d, const torch::Tensor& w, const torch::Tensor& bias32) {
+  const int64_t rows = x2d.size(0), K = w.size(1), N = w.size(0);
+  auto out = at::empty({rows, N}, x2d.options().dtype(at::kFloat));
+  gemv::Rows a;
+  a.M = rows, a.K = K, a.N = N;
+  a.out = out.data_ptr<float>();
+  a.bias = bias32.defined() ? bias32.data_ptr<float>() : nullptr;
+  const c10::BFloat16* xb = x2d.data_ptr<c10::BFloat16>();
+  at::parallel_for(0, N, kColumnGrain, [&](int64_t n0, int64_t n1) {
+    gemv::avx512_bf16_dot(a, w.data_ptr<c10::BFloat16>(), xb, n0, n1);
+  });
+  return out;
+}
+
+// The calling thread's widening buffer (concurrent contexts run on different threads).
+float* widen_scratch(int64_t elements) {
+  thread_local std::vector<float> scratch;
+  if (static_cast<int64_t>(scratch.size()) < elements) scratch.resize(elements);
+  return scratch.data();
+}
+
+// Many rows × bf16 weights, fp32 math: each panel of weight rows is widened into the scratch buffer and
+// multiplied by libtorch's fp32 GEMM. Panels keep the scratch small and cache-warm; one panel when the
+// whole weight fits.
+torch::Tensor widened_gemm(const torch::Tensor& x2d, const torch::Tensor& w, const torch::Tensor& bias32) {
+  const int64_t N = w.size(0), K = w.size(1);
+  const int64_t fit = std::max<int64_t>(kColumnGrain, kWidenPanelBytes / int64_t(sizeof(float)) / K);
+  const int64_t panel = fit >= N ? N : fit / kColumnGrain * kColumnGrain;
+  float* buf = widen_scratch(panel * K);
+  const auto f32 = x2d.options().dtype(at::kFloat);
+  if (panel == N) {
+    widen_bf16_rows(w, 0, N, buf);
+    return at::linear(x2d, at::from_blob(buf, {N, K}, f32), bias32);
+  }
+  auto out = at::empty({x2d.size(0), N}, f32);
+  for (int64_t n0 = 0; n0 < N; n0 += panel) {
+    const int64_t rows = std::min(panel, N - n0);
+    widen_bf16_rows(w, n0, rows, buf);
+    auto b = bias32.defined() ? bias32.narrow(0, n0, rows) : torch::Tensor();
+    out.narrow(1, n0, rows).copy_(at::linear(x2d, at::from_blob(buf, {rows, K}, f32), b));
+  }
+  return out;
+}
+
+torch::Tensor mixed_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {
+  const int64_t K = w.size(1), N = w.size(0);
+  auto x2d = x.reshape({-1, K}).contiguous();
+  auto w_c = w.contiguous();
+  torch::Tensor bias32 = bias.defined() ? bias.to(at::kFloat).contiguous() : torch::Tensor();
+  auto out = x2d.size(0) <= kMixedGemvMaxRows ? gemv_fp32_inputs(x2d, w_c, bias32) : widened_gemm(x2d, w_c, bias32);
+  return out.view(output_shape(x, N));
 }
 
 }  // namespace
@@ -125,39 +118,31 @@ bool fast_linear_applies(const torch::Tensor& x, const torch::Tensor& w) {
   if (w.dim() != 2 || !w.is_contiguous() || x.dim() < 1 || x.size(-1) != w.size(1) || w.size(1) == 0) return false;
   const int64_t rows = x.numel() / w.size(1);
   const int64_t max_rows = dt == at::kBFloat16 ? kFastLinearMaxRowsBf16 : kFastLinearMaxRows;
-  return rows >= 1 && rows <= max_rows && simd::available();
+  return rows >= 1 && rows <= max_rows && gemv_on_this_path();
 }
 
 torch::Tensor fast_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {
   if (!fast_linear_applies(x, w) || (bias.defined() && (bias.scalar_type() != w.scalar_type() || !bias.device().is_cpu())))
     return at::linear(x, w, bias);
-  const int64_t K = w.size(1), N = w.size(0), rows = x.numel() / K;
-  torch::Tensor b32 = bias.defined() ? bias.to(at::kFloat).contiguous() : torch::Tensor();
-  auto acc = at::empty({rows, N}, x.options().dtype(at::kFloat));
-  const float* bp = b32.defined() ? b32.data_ptr<float>() : nullptr;
-  float* op = acc.data_ptr<float>();
-  if (w.scalar_type() == at::kBFloat16 && cpu_has_bf16()) {
-    auto xb = x.reshape({rows, K}).contiguous();
-    const c10::BFloat16* xp = xb.data_ptr<c10::BFloat16>();
-    // Contiguous blocks of output columns per thread: each thread streams its own part of the weight.
-    at::parallel_for(0, N, 64, [&](int64_t n0, int64_t n1) {
-      run_rows_dp(rows, w.data_ptr<c10::BFloat16>(), xp, K, n0, n1, op, N, bp);
-    });
-  } else {
-    // Inputs widened to fp32 once (exact for bf16); results accumulate in fp32.
-    auto xs = x.reshape({rows, K}).to(at::kFloat).contiguous();
-    const float* xp = xs.data_ptr<float>();
-    at::parallel_for(0, N, 64, [&](int64_t n0, int64_t n1) {
-      if (w.scalar_type() == at::kBFloat16)
-        run_rows(rows, w.data_ptr<c10::BFloat16>(), xp, K, n0, n1, op, N, bp);
-      else
-        run_rows(rows, w.data_ptr<float>(), xp, K, n0, n1, op, N, bp);
-    });
-  }
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-  shape.back() = N;
+  const int64_t K = w.size(1), N = w.size(0);
+  torch::Tensor bias32 = bias.defined() ? bias.to(at::kFloat).contiguous() : torch::Tensor();
+  auto x2d = x.reshape({-1, K}).contiguous();
+  torch::Tensor acc;
+  if (w.scalar_type() == at::kBFloat16 && cpu_path_active() >= CpuPath::Avx512Bf16)
+    acc = gemv_bf16_dot(x2d, w, bias32);
+  else  // inputs widened to fp32 once (exact for bf16); results accumulate in fp32
+    acc = gemv_fp32_inputs(x2d.to(at::kFloat).contiguous(), w, bias32);
   // One rounding to the output dtype (a no-op for fp32).
-  return acc.to(w.scalar_type()).view(shape);
+  return acc.to(w.scalar_type()).view(output_shape(x, N));
+}
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {
+  const bool mixed = w.scalar_type() == at::kBFloat16 && x.scalar_type() == at::kFloat;
+  if (!mixed) return fast_linear(x, w, bias);
+  if (!x.device().is_cpu() || !w.device().is_cpu() || w.dim() != 2 || x.dim() < 1 || x.size(-1) != w.size(1) ||
+      w.size(1) == 0 || x.numel() == 0)
+    return at::linear(x, w.to(at::kFloat), bias.defined() ? bias.to(at::kFloat) : bias);
+  return mixed_linear(x, w, bias);
 }
 
 }  // namespace xsam

@@ -22,7 +22,9 @@ namespace xsam {
 // value [B, tokens, heads, head_dim]; levels (height, width), flattened level after level into tokens;
 // grids [B, Q, heads, levels, points, 2] in [-1, 1] (x, y; align_corners = false); weights
 // [B, Q, heads, levels, points]. All in the activation dtype (fp32 or bf16). Returns [B, Q, heads·head_dim]
-// or an undefined tensor when the kernel does not apply (no AVX-512, other dtypes or devices).
+// or an undefined tensor when the kernel does not apply (other dtypes or devices). Every CPU path: AVX-512
+// vectors, or the same per-channel arithmetic in plain loops (vectorised for AVX2 on the avx2 path) —
+// bit-identical results on every path.
 torch::Tensor fast_msda_sample(const torch::Tensor& value, const std::vector<std::pair<int64_t, int64_t>>& levels,
                                const torch::Tensor& grids, const torch::Tensor& weights);
 

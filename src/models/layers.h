@@ -16,6 +16,8 @@
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
+#include "kernels/linear.h"
+
 namespace xsam::layers {
 
 // A parameter-less module used only to give parameters their dotted checkpoint path
@@ -27,14 +29,15 @@ inline std::shared_ptr<Group> add_group(torch::nn::Module& parent, const std::st
   return parent.register_module(name, std::make_shared<Group>());
 }
 
-// y = x W^T + b — checkpoint names `weight` (out, in), `bias` (out).
+// y = x W^T + b — checkpoint names `weight` (out, in), `bias` (out). In the mixed runtime the weight stays
+// bf16 (as stored) while x, the bias and y are fp32 (kernels/linear.h).
 class Linear : public torch::nn::Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool with_bias) {
     weight = register_parameter("weight", torch::empty({out_features, in_features}), false);
     if (with_bias) bias = register_parameter("bias", torch::empty({out_features}), false);
   }
-  torch::Tensor operator()(const torch::Tensor& x) const { return at::linear(x, weight, bias); }
+  torch::Tensor operator()(const torch::Tensor& x) const { return xsam::linear(x, weight, bias); }
   torch::Tensor weight, bias;  // bias undefined when the layer has none
 };
 

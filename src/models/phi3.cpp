@@ -54,7 +54,8 @@ Phi3ModelImpl::Phi3ModelImpl(const Phi3Config& config, torch::Dtype dtype)
   lm_head = register_module("lm_head", Phi3Linear(config_.hidden_size, config_.vocab_size, options));
 }
 
-torch::Dtype Phi3ModelImpl::dtype() const { return lm_head->weight.scalar_type(); }
+// The math dtype: the final norm's (the linear layers' weights may stay bf16 under fp32 math).
+torch::Dtype Phi3ModelImpl::dtype() const { return model->norm->weight.scalar_type(); }
 torch::Device Phi3ModelImpl::device() const { return lm_head->weight.device(); }
 
 torch::Tensor Phi3ModelImpl::embed(const torch::Tensor& ids) const {

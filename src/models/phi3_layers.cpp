@@ -17,10 +17,12 @@ Phi3LinearImpl::Phi3LinearImpl(int64_t in_features, int64_t out_features, const 
   weight = register_parameter("weight", at::empty({out_features, in_features}, options), /*requires_grad=*/false);
 }
 
-// Decoding steps (a row or a few) take the memory-bound kernel of kernels/linear.h; prefill takes oneDNN/BLAS.
-torch::Tensor Phi3LinearImpl::forward(const torch::Tensor& x) const { return fast_linear(x, weight); }
+// Decoding steps (a row or a few) take the memory-bound GEMV of kernels/linear.h; prefill takes oneDNN/BLAS
+// (bf16 weights under fp32 math: widened panel by panel first).
+torch::Tensor Phi3LinearImpl::forward(const torch::Tensor& x) const { return xsam::linear(x, weight); }
 
-Phi3EmbeddingImpl::Phi3EmbeddingImpl(int64_t vocab, int64_t hidden, const torch::TensorOptions& options) {
+Phi3EmbeddingImpl::Phi3EmbeddingImpl(int64_t vocab, int64_t hidden, const torch::TensorOptions& options)
+    : math_dtype(options.dtype().toScalarType()) {
   weight = register_parameter("weight", at::empty({vocab, hidden}, options), /*requires_grad=*/false);
 }
 
@@ -35,7 +37,8 @@ torch::Tensor Phi3EmbeddingImpl::forward(const torch::Tensor& ids) const {
                                         " outside the vocabulary [0, " + std::to_string(vocab) +
                                         ") of llm.model.embed_tokens.weight (sentinels must be replaced first)");
   }
-  return at::embedding(weight, ids.to(weight.device()));
+  // The mixed runtime keeps the table bf16: only the looked-up rows are widened (exactly).
+  return at::embedding(weight, ids.to(weight.device())).to(math_dtype);
 }
 
 Phi3RMSNormImpl::Phi3RMSNormImpl(int64_t hidden, double eps_, const torch::TensorOptions& options) : eps(eps_) {

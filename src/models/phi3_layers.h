@@ -35,6 +35,7 @@ class Phi3EmbeddingImpl : public torch::nn::Module {
   // ids (int64, any shape) → [..., hidden]; throws InvalidArgument naming the first id out of range.
   torch::Tensor forward(const torch::Tensor& ids) const;
   torch::Tensor weight;
+  at::ScalarType math_dtype;  // of the rows returned (the table itself may stay bf16: the mixed runtime)
 };
 TORCH_MODULE(Phi3Embedding);
 

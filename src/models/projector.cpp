@@ -9,7 +9,7 @@
 
 namespace xsam {
 
-Projector::Projector(const ProjectorConfig& config) : config_(config) {
+Projector::Projector(const ProjectorConfig& config, torch::Dtype dtype) : config_(config), dtype_(dtype) {
   if (config.depth < 1) fail(Status::InvalidArgument, "projector: depth must be >= 1, got " + std::to_string(config.depth));
   auto model = layers::add_group(*this, "model");
   // upstream: [Linear(in_dim, out)] + depth-1 × [GELU, Linear(out, out)] in one nn.Sequential.
@@ -22,7 +22,7 @@ Projector::Projector(const ProjectorConfig& config) : config_(config) {
 }
 
 torch::Tensor Projector::forward(const torch::Tensor& input) const {
-  auto x = input.to(linears_.front()->weight.scalar_type());
+  auto x = input.to(dtype_);
   if (x.dim() == 4) {
     if (config_.downsample_ratio != 1.0) {
       // Upstream shuffles without padding (and would fail on an odd grid); padding first is what the

@@ -16,17 +16,19 @@ namespace xsam {
 
 class Projector : public torch::nn::Module {
  public:
-  explicit Projector(const ProjectorConfig& config);
+  // `dtype`: the math dtype its input is cast to (the weights may stay bf16 under fp32 math).
+  Projector(const ProjectorConfig& config, torch::Dtype dtype);
 
   // (B, T, in_features) → (B, T, out_features); or (B, H, W, in_features) channels-last →
   // pad to even H/W (maybe_pad) when shuffling, pixel-shuffle by downsample_ratio, flatten row-major
-  // to (B, H·W·r², out_features). The input is cast to the module dtype.
+  // to (B, H·W·r², out_features). The input is cast to the math dtype.
   torch::Tensor forward(const torch::Tensor& x) const;
 
   const ProjectorConfig& config() const { return config_; }
 
  private:
   ProjectorConfig config_;
+  torch::Dtype dtype_;
   std::vector<std::shared_ptr<layers::Linear>> linears_;  // at Sequential indices 0, 2, 4, …
 };
 

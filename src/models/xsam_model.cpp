@@ -1,11 +1,14 @@
 #include "models/xsam_model.h"
 
 #include <chrono>
+#include <set>
 
 #include <torch/torch.h>
 
 #include "core/checkpoint_layout.h"
 #include "core/error.h"
+#include "models/layers.h"
+#include "models/phi3_layers.h"
 
 namespace xsam {
 
@@ -17,6 +20,19 @@ void merge(BindReport& into, const BindReport& part) {
   into.used.insert(part.used.begin(), part.used.end());
 }
 
+// The weights that may stay bf16 under fp32 math: every linear layer's matrix (their forward widens it,
+// kernels/linear.h) and the token embedding table (only looked-up rows are widened). Module-local names.
+std::set<std::string> bulk_weight_names(const torch::nn::Module& part) {
+  std::set<std::string> names;
+  for (const auto& item : part.named_modules()) {
+    const torch::nn::Module* m = item.value().get();
+    const bool bulk = dynamic_cast<const layers::Linear*>(m) || dynamic_cast<const Phi3LinearImpl*>(m) ||
+                      dynamic_cast<const Phi3EmbeddingImpl*>(m);
+    if (bulk) names.insert(item.key().empty() ? "weight" : item.key() + ".weight");
+  }
+  return names;
+}
+
 int64_t count(const torch::nn::Module& m) {
   int64_t n = 0;
   for (const auto& p : m.parameters()) n += p.numel();
@@ -26,7 +42,7 @@ int64_t count(const torch::nn::Module& m) {
 }  // namespace
 
 XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch::Dtype dtype, torch::Device device,
-                     const std::vector<std::string>& extra_unused)
+                     const std::vector<std::string>& extra_unused, bool bf16_weights)
     : config_(config), dtype_(dtype), device_(device) {
   torch::NoGradGuard no_grad;
   // Both branches' key spellings are accepted whatever the behaviour preset (spec §9): the checkpoint
@@ -38,13 +54,13 @@ XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch:
     if (store.contains(key)) config_.behaviour.key_logit_scale = key;
   const auto& c = config_;
   siglip_ = std::make_shared<SiglipVision>(c.siglip);
-  visual_projector_ = std::make_shared<Projector>(c.visual_projector);
+  visual_projector_ = std::make_shared<Projector>(c.visual_projector, dtype);
   sam_ = std::make_shared<SamEncoder>(c.sam);
-  seg_projector_ = std::make_shared<Projector>(c.seg_projector);
+  seg_projector_ = std::make_shared<Projector>(c.seg_projector, dtype);
   connector_ = std::make_shared<Connector>(c.connector);
   sampler_ = std::make_shared<VisionSampler>(c.sampler);
   llm_ = Phi3Model(c.llm, dtype);
-  llm_projector_ = std::make_shared<Projector>(c.llm_projector);
+  llm_projector_ = std::make_shared<Projector>(c.llm_projector, dtype);
   segmentor_ = Mask2Former(c.mask2former, c.class_head);
 
   // Each tensor is replaced by the checkpoint's, converted once straight into the runtime dtype, or —
@@ -55,14 +71,19 @@ XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch:
   bind.dtype = dtype;
   bind.device = device;
   BindReport report;
-  merge(report, bind_module(*siglip_, store, c.behaviour.key_vision_prefix, {}, bind));
-  merge(report, bind_module(*visual_projector_, store, "visual_projector.", {}, bind));
-  merge(report, bind_module(*sam_, store, "segmentor.encoder.", {}, bind));
-  merge(report, bind_module(*seg_projector_, store, "seg_projector.", {}, bind));
-  merge(report, bind_module(*connector_, store, "seg_connector.", {}, bind));
-  merge(report, bind_module(*llm_, store, "llm.", {}, bind));
-  merge(report, bind_module(*llm_projector_, store, "llm_projector.", {}, bind));
-  merge(report, bind_module(*segmentor_, store, "segmentor.", segmentor_weight_aliases(c.behaviour), bind));
+  auto bind_part = [&](torch::nn::Module& part, const std::string& prefix,
+                       const std::map<std::string, std::string>& aliases = {}) {
+    if (bf16_weights) bind.keep_bf16 = bulk_weight_names(part);
+    merge(report, bind_module(part, store, prefix, aliases, bind));
+  };
+  bind_part(*siglip_, c.behaviour.key_vision_prefix);
+  bind_part(*visual_projector_, "visual_projector.");
+  bind_part(*sam_, "segmentor.encoder.");
+  bind_part(*seg_projector_, "seg_projector.");
+  bind_part(*connector_, "seg_connector.");
+  bind_part(*llm_, "llm.");
+  bind_part(*llm_projector_, "llm_projector.");
+  bind_part(*segmentor_, "segmentor.", segmentor_weight_aliases(c.behaviour));
   if (store.contains("bg_embeds.weight")) {
     const auto& info = store.info("bg_embeds.weight");
     if (info.shape != std::vector<int64_t>{1, c.mask2former.hidden_dim}) {
@@ -142,6 +163,8 @@ torch::Tensor XSamModel::upsample_masks(const torch::Tensor& mask_logits) const 
   torch::NoGradGuard no_grad;
   return segmentor_.ptr()->upsample_masks(mask_logits);
 }
+
+torch::Dtype XSamModel::weight_dtype() const { return llm_->lm_head->weight.scalar_type(); }
 
 std::vector<PartInfo> XSamModel::parts() const {
   return {{"siglip_vision", count(*siglip_)},       {"visual_projector", count(*visual_projector_)},

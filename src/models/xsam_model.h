@@ -44,11 +44,16 @@ class XSamModel {
   // Weights stored in `dtype` are used in place from the file mapping (no second copy, BindOptions);
   // `extra_unused` lists more checkpoint key prefixes that may stay unused (a benchmark that builds
   // fewer LLM layers than the checkpoint holds).
+  // With `bf16_weights` (the mixed runtime, fp32 `dtype`), the linear layers' weight matrices and the token
+  // embedding table that the file stores as bf16 stay bf16 — over 99 % of the bytes — and are widened on
+  // the fly (kernels/linear.h); every other tensor is converted to `dtype`.
   XSamModel(const ModelConfig& config, const WeightStore& store, torch::Dtype dtype, torch::Device device,
-            const std::vector<std::string>& extra_unused = {});
+            const std::vector<std::string>& extra_unused = {}, bool bf16_weights = false);
 
   const ModelConfig& config() const { return config_; }
-  torch::Dtype dtype() const { return dtype_; }
+  torch::Dtype dtype() const { return dtype_; }  // the math dtype
+  // The dtype of the bulk weights in memory (the LLM's linear layers): bf16 in the mixed runtime.
+  torch::Dtype weight_dtype() const;
   torch::Device device() const { return device_; }
 
   // With `timings`, adds the seconds of each part under "vision.<part>" (siglip, visual_projector, sam,

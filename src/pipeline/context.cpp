@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "io/sha256.h"
 #include "io/weights.h"
+#include "pipeline/memory_plan.h"
 #include "text/tokenizer_json_check.h"
 
 namespace xsam {
@@ -67,15 +68,30 @@ void verify_model_checksums(const std::string& dir) {
   }
 }
 
+const char* Runtime::name() const { return math == torch::kBFloat16 ? "bf16" : bf16_weights ? "mixed" : "fp32"; }
+
+Runtime resolve_runtime(const LoadOptions& options) {
+  Runtime r;
+  if (options.dtype_auto) {
+    const bool native_bf16 = !options.device.is_cpu() || cpu_path_active() >= CpuPath::Avx512Bf16;
+    r.math = native_bf16 ? torch::kBFloat16 : torch::kFloat32;
+    r.bf16_weights = !native_bf16;
+  } else {
+    r.math = options.dtype;
+    r.bf16_weights = options.bf16_weights && r.math == torch::kFloat32 && options.device.is_cpu();
+  }
+  return r;
+}
+
 std::shared_ptr<LoadedModel> load_model(const std::string& dir, const LoadOptions& options) {
   auto t0 = std::chrono::steady_clock::now();
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Status::Io, dir + ": model directory not found");
   torch::set_num_threads(options.threads > 0 ? options.threads : default_thread_count());
-  const CpuPath path = set_cpu_path(options.cpu, "params.cpu");
-  torch::Dtype dtype = options.dtype;
-  if (options.dtype_auto)
-    dtype = options.device.is_cpu() && path < CpuPath::Avx512 ? torch::kFloat32 : torch::kBFloat16;
+  set_cpu_path(options.cpu, "params.cpu");
+  const Runtime runtime = resolve_runtime(options);
+  const torch::Dtype dtype = runtime.math;
+  const bool bf16_weights = runtime.bf16_weights;
   auto m = std::make_shared<LoadedModel>();
   m->dir = dir;
   m->config = load_model_config(dir + "/config.json");
@@ -120,7 +136,9 @@ std::shared_ptr<LoadedModel> load_model(const std::string& dir, const LoadOption
       struct stat fs {};
       if (::stat(f->path().c_str(), &fs) == 0) m->weight_bytes += fs.st_size;
     }
-    m->net = std::make_unique<XSamModel>(m->config, store, dtype, options.device, skipped_layers);
+    m->memory = plan_memory(store, dtype, bf16_weights, skipped_layers);
+    require_fits(m->memory, dir, dtype, bf16_weights);
+    m->net = std::make_unique<XSamModel>(m->config, store, dtype, options.device, skipped_layers, bf16_weights);
   }  // weights already in the runtime dtype keep their part of the mapping alive; the rest is released
   m->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return m;
@@ -146,6 +164,20 @@ void Context::store_image(const std::string& key, ImageFeatures features) {
   if (options_.image_cache_entries <= 0) return;
   images_.emplace_front(key, std::move(features));
   while (static_cast<int>(images_.size()) > options_.image_cache_entries) images_.pop_back();
+}
+
+void Context::ensure_prefix(const std::string& key, const torch::Tensor& prefix_rows) {
+  if (prefix_key_ == key && cache_.length() >= prefix_len_) {
+    cache_.truncate(prefix_len_);
+    return;
+  }
+  cache_.clear();
+  prefix_key_.clear();
+  Phi3ForwardOptions options;
+  options.logits_last = 0;
+  model_->net->llm().forward(prefix_rows, 0, &cache_, options);
+  prefix_key_ = key;
+  prefix_len_ = prefix_rows.size(1);
 }
 
 }  // namespace xsam

@@ -144,7 +144,12 @@ nlohmann::json model_info(const LoadedModel& m) {
     tasks.push_back(task_name(t));
   json j = model_config_to_json(c);
   return {{"model_dir", m.dir},
-          {"dtype", m.net->dtype() == torch::kBFloat16 ? "bf16" : "fp32"},
+          {"dtype", m.net->dtype() == torch::kBFloat16               ? "bf16"
+                    : m.net->weight_dtype() == torch::kBFloat16 ? "mixed"
+                                                                : "fp32"},
+          {"math_dtype", m.net->dtype() == torch::kBFloat16 ? "bf16" : "fp32"},
+          {"weight_dtype", m.net->weight_dtype() == torch::kBFloat16 ? "bf16" : "fp32"},
+          {"memory", m.memory.describe()},
           {"device", m.net->device().str()},
           {"threads", torch::get_num_threads()},
           {"cpu", cpu_info()},

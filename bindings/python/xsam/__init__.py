@@ -58,21 +58,10 @@ def convert_config(upstream_config, out_json):
                                          _lib.encode(_os.fspath(out_json), "out_json")))
 
 
-def benchmark(model_dir, **options):
-    """Benchmarks one dtype on this machine (what `xsam bench` runs; minutes at full size) and returns the
-    report as a dict (keys: docs/performance.md). options as xsam_benchmark's JSON: dtype ("bf16" |
-    "fp32"), threads, image (a path), decode_tokens, llm_layers, limits, warm_page_cache, progress."""
-    import json
-    out = _ctypes.c_void_p()
-    opts = json.dumps(options).encode() if options else None
-    check(_lib.lib().xsam_benchmark(_lib.encode(_os.fspath(model_dir), "model_dir"), opts, _ctypes.byref(out)))
-    return json.loads(_lib.take_string(out))
-
-
 __all__ = [
     "Model", "Context", "Result", "Point", "Points", "Box", "Scribble", "MaskRef",
     "Error", "InvalidArgumentError", "InputOutputError", "FormatError", "ModelError", "UnsupportedError",
     "LimitError", "CancelledError", "OutOfMemoryError", "InternalError", "LibraryNotFoundError",
-    "load_image", "decode_image", "load_mask", "random_model", "convert_config", "benchmark", "version",
+    "load_image", "decode_image", "load_mask", "random_model", "convert_config", "version",
     "library_path", "TASKS", "MODES",
 ]

@@ -31,7 +31,7 @@ STATUS_NAMES = {
 }
 ERR_CANCELLED = 7
 
-DTYPES = {"auto": 0, "fp32": 1, "bf16": 2}
+DTYPES = {"auto": 0, "fp32": 1, "bf16": 2, "mixed": 3}
 DEVICES = {"cpu": 0, "cuda": 1}
 PIXEL_RGB8, PIXEL_RGBA8, PIXEL_BGR8, PIXEL_GRAY8 = 0, 1, 2, 3
 REF_POINT, REF_BOX, REF_SCRIBBLE, REF_MASK = 0, 1, 2, 3
@@ -180,7 +180,6 @@ SIGNATURES = {
     "xsam_result_mask_png": (c_int, [_result_p, c_size_t, POINTER(c_void_p), POINTER(c_size_t)]),
     "xsam_random_model": (c_int, [c_char_p, c_char_p, c_int, c_uint64, c_char_p]),
     "xsam_convert_config": (c_int, [c_char_p, c_char_p]),
-    "xsam_benchmark": (c_int, [c_char_p, c_char_p, POINTER(c_void_p)]),
 }
 
 # ----------------------------------------------------------------------------- discovery and loading

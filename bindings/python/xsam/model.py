@@ -18,7 +18,8 @@ class Model(Handle):
             with model.context() as ctx:
                 result = ctx.segment(image, "ins: person, car")
 
-    dtype: "auto" (bf16 where the CPU path has AVX-512, else fp32), "fp32" or "bf16"; device: "cpu" or "cuda"; threads: intra-op threads
+    dtype: "auto" (bf16 on the avx512bf16 path or CUDA, else "mixed"), "mixed" (bf16 weights in memory, fp32
+    math), "fp32" (weights converted to fp32: twice the memory) or "bf16"; device: "cpu" or "cuda"; threads: intra-op threads
     (None or 0: all physical cores); verify_checksums: check every weight file's sha256; preset: None (as
     config.json says), "aaai26" or "main"; sliding_window_keys: None (as config.json says), 0, 2047 or 2048;
     cpu: the CPU kernel path cap, None/"auto" ($XSAM_CPU or the CPU's best), "generic", "avx2", "avx512",

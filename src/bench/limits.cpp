@@ -1,4 +1,4 @@
-#include "pipeline/bench_limits.h"
+#include "bench/limits.h"
 
 #include <algorithm>
 #include <chrono>
@@ -35,17 +35,18 @@ GemmRate measure_gemm(GemmRate g, torch::Dtype dtype, int repeats) {
 
 // Matrices shaped like the LLM's gate_up_proj weight, enough of them to make `bytes` (several times the
 // last-level cache), each multiplied by one row: the bytes of the matrices over the best time.
-double measure_gemv(const ModelConfig& c, torch::Dtype dtype, int64_t bytes, int repeats) {
+double measure_gemv(const ModelConfig& c, torch::Dtype math_dtype, torch::Dtype weight_dtype, int64_t bytes,
+                    int repeats) {
   const int64_t rows = 2 * int64_t(c.llm.intermediate_size), cols = c.llm.hidden_size;
-  const int64_t per = rows * cols * (dtype == torch::kBFloat16 ? 2 : 4);
+  const int64_t per = rows * cols * int64_t(c10::elementSize(weight_dtype));
   const int64_t count = std::max<int64_t>(2, bytes / std::max<int64_t>(1, per));
   std::vector<torch::Tensor> ws;
-  for (int64_t i = 0; i < count; ++i) ws.push_back(torch::rand({rows, cols}).sub_(0.5).to(dtype));
-  auto v = torch::randn({1, cols}).to(dtype);
+  for (int64_t i = 0; i < count; ++i) ws.push_back(torch::rand({rows, cols}).sub_(0.5).to(weight_dtype));
+  auto v = torch::randn({1, cols}).to(math_dtype);
   // The kernel the model's decoding step uses for one row (kernels/linear.h).
-  for (auto& w : ws) fast_linear(v, w);
+  for (auto& w : ws) xsam::linear(v, w);
   const double s = best_seconds(repeats, [&] {
-    for (auto& w : ws) fast_linear(v, w);
+    for (auto& w : ws) xsam::linear(v, w);
   });
   return double(per) * count / s / 1e9;
 }
@@ -65,11 +66,7 @@ double best_rate(const std::vector<GemmRate>& v) {
 
 }  // namespace
 
-double MachineLimits::bandwidth_gbs() const { return std::max({gemv_bf16_gbs, gemv_fp32_gbs, read_gbs}); }
-
-double MachineLimits::matmul_gflops(torch::Dtype dtype) const {
-  return dtype == torch::kBFloat16 ? matmul_bf16_gflops : matmul_fp32_gflops;
-}
+double MachineLimits::bandwidth_gbs() const { return std::max(gemv_gbs, read_gbs); }
 
 std::vector<GemmRate> model_gemm_shapes(const ModelConfig& c, int64_t llm_rows) {
   const auto& l = c.llm;
@@ -90,18 +87,16 @@ std::vector<GemmRate> model_gemm_shapes(const ModelConfig& c, int64_t llm_rows) 
   return v;
 }
 
-MachineLimits measure_limits(const ModelConfig& c, int64_t llm_rows, int repeats, int64_t gemv_bytes) {
+MachineLimits measure_limits(const ModelConfig& c, int64_t llm_rows, torch::Dtype math_dtype,
+                             torch::Dtype weight_dtype, int repeats, int64_t gemv_bytes) {
   torch::NoGradGuard no_grad;
   auto t0 = Clock::now();
   MachineLimits lim;
-  for (const auto& g : model_gemm_shapes(c, llm_rows)) {
-    lim.bf16.push_back(measure_gemm(g, torch::kBFloat16, repeats));
-    lim.fp32.push_back(measure_gemm(g, torch::kFloat32, std::max(1, repeats - 1)));
-  }
-  lim.matmul_bf16_gflops = best_rate(lim.bf16);
-  lim.matmul_fp32_gflops = best_rate(lim.fp32);
-  lim.gemv_bf16_gbs = measure_gemv(c, torch::kBFloat16, gemv_bytes, repeats);
-  lim.gemv_fp32_gbs = measure_gemv(c, torch::kFloat32, gemv_bytes, repeats);
+  lim.math_dtype = math_dtype;
+  lim.weight_dtype = weight_dtype;
+  for (const auto& g : model_gemm_shapes(c, llm_rows)) lim.gemms.push_back(measure_gemm(g, math_dtype, repeats));
+  lim.matmul_gflops = best_rate(lim.gemms);
+  lim.gemv_gbs = measure_gemv(c, math_dtype, weight_dtype, gemv_bytes, repeats);
   lim.read_gbs = measure_read(gemv_bytes, repeats);
   lim.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return lim;
@@ -109,12 +104,10 @@ MachineLimits measure_limits(const ModelConfig& c, int64_t llm_rows, int repeats
 
 MachineLimits best_of(const MachineLimits& a, const MachineLimits& b) {
   MachineLimits r = a;
-  for (size_t i = 0; i < r.bf16.size() && i < b.bf16.size(); ++i) r.bf16[i].gflops = std::max(r.bf16[i].gflops, b.bf16[i].gflops);
-  for (size_t i = 0; i < r.fp32.size() && i < b.fp32.size(); ++i) r.fp32[i].gflops = std::max(r.fp32[i].gflops, b.fp32[i].gflops);
-  r.matmul_bf16_gflops = std::max(a.matmul_bf16_gflops, b.matmul_bf16_gflops);
-  r.matmul_fp32_gflops = std::max(a.matmul_fp32_gflops, b.matmul_fp32_gflops);
-  r.gemv_bf16_gbs = std::max(a.gemv_bf16_gbs, b.gemv_bf16_gbs);
-  r.gemv_fp32_gbs = std::max(a.gemv_fp32_gbs, b.gemv_fp32_gbs);
+  for (size_t i = 0; i < r.gemms.size() && i < b.gemms.size(); ++i)
+    r.gemms[i].gflops = std::max(r.gemms[i].gflops, b.gemms[i].gflops);
+  r.matmul_gflops = std::max(a.matmul_gflops, b.matmul_gflops);
+  r.gemv_gbs = std::max(a.gemv_gbs, b.gemv_gbs);
   r.read_gbs = std::max(a.read_gbs, b.read_gbs);
   r.seconds = a.seconds + b.seconds;
   return r;

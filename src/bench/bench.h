@@ -1,10 +1,11 @@
-// The benchmark behind `xsam bench` and xsam_benchmark(): one run in one dtype on this machine.
+// The benchmark behind `xsam bench`: one run in one runtime dtype on this machine. A tool on top of the
+// library's layers (linked statically into the CLI, as the tests are), not part of libxsam or its C API.
 //
-// It measures the machine's limits (bench_limits.h), loads the model, runs the calls issue 8 asks about
-// on one image — a referring request (first call: preprocessing, every encoder, prefill, mask decoder,
+// It measures the machine's limits on the kernel path the run takes (bench/limits.h), loads the model, runs
+// three calls on one image — a referring request (first call: preprocessing, every encoder, prefill, mask decoder,
 // post-processing), a second referring request on the same image (per-image + prefix KV cache), a
 // generating chat request (decode tokens/s) — measures the limits again, and reports every stage's time
-// against its FLOP count (bench_flops.h) or, for decoding, against its bytes, as JSON
+// against its FLOP count (bench/flops.h) or, for decoding, against its bytes, as JSON
 // (docs/performance.md describes every key).
 #pragma once
 #include <functional>
@@ -16,7 +17,7 @@
 namespace xsam {
 
 struct BenchOptions {
-  torch::Dtype dtype = torch::kBFloat16;
+  std::string dtype = "auto";  // "auto" | "bf16" | "fp32" | "mixed" (xsam_dtype's names)
   int threads = 0;           // <= 0: physical cores
   std::string image_path;    // empty: a synthetic 640×480 image
   int decode_tokens = 32;    // tokens the chat request generates
@@ -28,7 +29,7 @@ struct BenchOptions {
   std::function<void(const std::string&)> log;  // progress lines (may be empty)
 };
 
-// Options from JSON: {"dtype": "bf16"|"fp32", "threads", "image", "decode_tokens", "llm_layers",
+// Options from JSON: {"dtype": "auto"|"bf16"|"fp32"|"mixed", "threads", "image", "decode_tokens", "llm_layers",
 // "limits", "warm_page_cache", "progress" (progress lines on stderr)}; unknown keys are an error naming the key.
 BenchOptions bench_options_from_json(const nlohmann::json& j);
 

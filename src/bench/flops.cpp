@@ -1,4 +1,4 @@
-#include "pipeline/bench_flops.h"
+#include "bench/flops.h"
 
 #include <algorithm>
 #include <cmath>
@@ -169,11 +169,11 @@ double llm_prefill_flops(const Phi3Config& l, int64_t start, int64_t tokens, int
 
 double llm_decode_flops(const Phi3Config& l, int64_t position) { return llm_prefill_flops(l, position, 1, 1); }
 
-double llm_decode_bytes(const Phi3Config& l, int64_t position, int64_t element_bytes) {
+double llm_decode_bytes(const Phi3Config& l, int64_t position, int64_t weight_bytes, int64_t kv_bytes) {
   const double h = l.hidden_size, hd = l.head_dim(), i = l.intermediate_size;
   const double layer_params = h * (l.num_heads + 2.0 * l.num_kv_heads) * hd + l.num_heads * hd * h + h * 2 * i + i * h + 2 * h;
   const double kv = 2.0 * l.num_kv_heads * hd * visible_keys(l, position);  // keys and values read per layer
-  return element_bytes * (l.num_layers * (layer_params + kv) + h + h * double(l.vocab_size));
+  return weight_bytes * (l.num_layers * layer_params + h + h * double(l.vocab_size)) + kv_bytes * l.num_layers * kv;
 }
 
 double llm_weight_bytes(const Phi3Config& l, int64_t element_bytes) {

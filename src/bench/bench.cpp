@@ -1,4 +1,4 @@
-#include "pipeline/bench.h"
+#include "bench/bench.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -15,11 +15,12 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/cpu_path.h"
 #include "core/error.h"
 #include "image/decode.h"
 #include "io/weights.h"
-#include "pipeline/bench_flops.h"
-#include "pipeline/bench_limits.h"
+#include "bench/flops.h"
+#include "bench/limits.h"
 #include "pipeline/context.h"
 #include "pipeline/segment.h"
 
@@ -83,7 +84,8 @@ std::vector<std::string> weight_files(const std::string& dir) {
   return out;
 }
 
-// Reads every weight file once, so that the timed load is a warm-page-cache load (issue 8's target).
+// Reads every weight file once, so that the timed load is a warm-page-cache load (what the load target is
+// about: the model directory already read once since boot).
 double warm_page_cache(const std::string& dir) {
   auto t = Clock::now();
   std::vector<char> buf(size_t(16) << 20);
@@ -156,16 +158,15 @@ double timing(const SegmentResult& r, const char* key) {
   return it == r.timings.end() ? 0.0 : it->second;
 }
 
+const char* dtype_name(torch::Dtype d) { return d == torch::kBFloat16 ? "bf16" : "fp32"; }
+
 json limits_json(const bench::MachineLimits& l) {
-  auto gemms = [](const std::vector<bench::GemmRate>& v) {
-    json a = json::array();
-    for (const auto& g : v) a.push_back({{"shape", g.name}, {"gflops", g.gflops}});
-    return a;
-  };
-  return {{"matmul_bf16_gflops", l.matmul_bf16_gflops}, {"matmul_fp32_gflops", l.matmul_fp32_gflops},
-          {"gemm_bf16", gemms(l.bf16)},                 {"gemm_fp32", gemms(l.fp32)},
-          {"gemv_bf16_gbs", l.gemv_bf16_gbs},           {"gemv_fp32_gbs", l.gemv_fp32_gbs},
-          {"read_gbs", l.read_gbs},                     {"seconds", l.seconds}};
+  json gemms = json::array();
+  for (const auto& g : l.gemms) gemms.push_back({{"shape", g.name}, {"gflops", g.gflops}});
+  return {{"math_dtype", dtype_name(l.math_dtype)}, {"weight_dtype", dtype_name(l.weight_dtype)},
+          {"matmul_gflops", l.matmul_gflops},       {"gemms", gemms},
+          {"gemv_gbs", l.gemv_gbs},                 {"read_gbs", l.read_gbs},
+          {"seconds", l.seconds}};
 }
 
 // Parameters the checkpoint holds per part, from the safetensors headers (nothing is loaded).
@@ -193,10 +194,9 @@ CheckpointSize checkpoint_size(const std::string& dir, int llm_layers) {
   return s;
 }
 
-// LLM layers to build in `dtype` so that the model fits in what the machine has available now with
-// 3 GiB to spare for activations and the KV cache (all of them when they fit).
-int layers_that_fit(const CheckpointSize& cs, int total_layers, torch::Dtype dtype, double available) {
-  const double elem = dtype == torch::kBFloat16 ? 2 : 4;
+// LLM layers to build with `elem` bytes per weight so that the model fits in what the machine has
+// available now with 3 GiB to spare for activations and the KV cache (all of them when they fit).
+int layers_that_fit(const CheckpointSize& cs, int total_layers, double elem, double available) {
   const double spare = 3.0 * (1 << 30);
   const double fixed = cs.other_params * elem + spare;
   const double per_layer = cs.llm_layer_params * elem;
@@ -232,8 +232,9 @@ BenchOptions bench_options_from_json(const json& j) {
       if (!ok) fail(Status::InvalidArgument, "benchmark options: '" + k + "' must be " + what);
     };
     if (k == "dtype") {
-      need(v.is_string() && (v == "bf16" || v == "fp32"), "\"bf16\" or \"fp32\"");
-      o.dtype = v == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+      need(v.is_string() && (v == "auto" || v == "bf16" || v == "fp32" || v == "mixed"),
+           "\"auto\", \"bf16\", \"fp32\" or \"mixed\"");
+      o.dtype = v.get<std::string>();
     } else if (k == "threads") {
       need(v.is_number_integer(), "an integer");
       o.threads = v.get<int>();
@@ -276,12 +277,24 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
   const int64_t rss_start = proc_status_bytes("VmRSS:");
   const int threads = o.threads > 0 ? o.threads : default_thread_count();
   torch::set_num_threads(threads);
-  const bool bf16 = o.dtype == torch::kBFloat16;
-  const int64_t elem = bf16 ? 2 : 4;
+  // The runtime the load will take, resolved now so that the limits are those of its kernel path.
+  LoadOptions lo;
+  lo.threads = threads;
+  lo.dtype_auto = o.dtype == "auto";
+  lo.dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  lo.bf16_weights = o.dtype == "mixed";
+  const CpuPath path = set_cpu_path(lo.cpu, "XSAM_CPU");
+  const Runtime runtime = resolve_runtime(lo);
+  const torch::Dtype math = runtime.math;
+  const torch::Dtype weights = runtime.bf16_weights ? torch::kBFloat16 : math;
+  const int64_t elem = int64_t(c10::elementSize(weights)), kv_elem = int64_t(c10::elementSize(math));
 
   json out;
   out["model_dir"] = dir;
-  out["dtype"] = bf16 ? "bf16" : "fp32";
+  out["dtype"] = runtime.name();
+  out["cpu_path"] = cpu_path_name(path);
+  out["weight_dtype"] = dtype_name(weights);
+  out["math_dtype"] = dtype_name(math);
   out["threads"] = threads;
   out["physical_cores"] = default_thread_count();
   out["logical_cpus"] = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
@@ -294,7 +307,7 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
   const CheckpointSize cs = checkpoint_size(dir, cfg.llm.num_layers);
   int layers = o.llm_layers > 0 ? std::min(o.llm_layers, cfg.llm.num_layers) : cfg.llm.num_layers;
   if (o.llm_layers < 0)
-    layers = layers_that_fit(cs, cfg.llm.num_layers, o.dtype, double(meminfo_bytes("MemAvailable:")));
+    layers = layers_that_fit(cs, cfg.llm.num_layers, double(elem), double(meminfo_bytes("MemAvailable:")));
   const bool partial = layers < cfg.llm.num_layers;
   const double llm_scale = double(cfg.llm.num_layers) / layers;
 
@@ -302,8 +315,9 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
   const int64_t typical_rows = cfg.image_tokens() + 40;
   bench::MachineLimits lim;
   if (o.measure_limits) {
-    log("measuring matmul and bandwidth limits");
-    lim = bench::measure_limits(cfg, typical_rows);
+    log(std::string("measuring the limits of the ") + cpu_path_name(path) + " path: " + dtype_name(math) +
+        " GEMMs at the model's shapes, the decoding GEMV over " + dtype_name(weights) + " weights, a plain read");
+    lim = bench::measure_limits(cfg, typical_rows, math, weights);
   }
 
   // ---- load
@@ -311,11 +325,9 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
     log("reading the weight files once (warm page cache)");
     out["page_cache_warm_s"] = warm_page_cache(dir);
   }
-  log(std::string("loading ") + dir + " in " + (bf16 ? "bf16" : "fp32") +
-      (partial ? " with " + std::to_string(layers) + " of " + std::to_string(cfg.llm.num_layers) + " LLM layers" : ""));
-  LoadOptions lo;
-  lo.dtype = o.dtype;
-  lo.threads = threads;
+  log(std::string("loading ") + dir + " (" + runtime.name() + ": " + dtype_name(weights) + " weights, " +
+      dtype_name(math) + " math" +
+      (partial ? ", " + std::to_string(layers) + " of " + std::to_string(cfg.llm.num_layers) + " LLM layers" : "") + ")");
   lo.llm_layers = partial ? layers : 0;
   auto t_load = Clock::now();
   std::shared_ptr<LoadedModel> model = load_model(dir, lo);
@@ -356,6 +368,7 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
   log("decoding " + std::to_string(o.decode_tokens) + " tokens (chat, same image)");
   SegmentResult r3 = segment(ctx, image, chat);
   const double head_s = partial ? lm_head_seconds(model->net->llm(), 5) : 0.0;
+  out["memory_plan"] = model->memory.describe();
 
   // The pipeline's peak, read before the second limit measurement allocates its own buffers.
   const int64_t peak_rss = proc_status_bytes("VmHWM:");
@@ -363,9 +376,9 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
   // ---- limits (after): the best of both, so a busy moment does not flatter the fractions
   if (o.measure_limits) {
     log("measuring the limits again");
-    lim = bench::best_of(lim, bench::measure_limits(cfg, typical_rows));
+    lim = bench::best_of(lim, bench::measure_limits(cfg, typical_rows, math, weights));
   }
-  const double peak = lim.matmul_gflops(o.dtype);
+  const double peak = lim.matmul_gflops;
   const double bandwidth = lim.bandwidth_gbs();
 
   // ---- work of each stage
@@ -431,7 +444,7 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
   double bytes_per_token = 0, flops_per_token = 0;
   for (int64_t j = 0; j < steps; ++j) {
     const int64_t pos = p3.prefix + p3.rest + j;
-    bytes_per_token += bench::llm_decode_bytes(cfg.llm, pos, elem) / double(steps);
+    bytes_per_token += bench::llm_decode_bytes(cfg.llm, pos, elem, kv_elem) / double(steps);
     flops_per_token += bench::llm_decode_flops(cfg.llm, pos) / double(steps);
   }
   const double tok_s = per_token > 0 ? 1.0 / per_token : 0;
@@ -448,8 +461,6 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
 
   // ---- limits, memory, load
   out["limits"] = limits_json(lim);
-  out["matmul_bf16_gflops"] = lim.matmul_bf16_gflops;
-  out["matmul_fp32_gflops"] = lim.matmul_fp32_gflops;
   out["matmul_gflops"] = peak;
   out["bandwidth_gbs"] = bandwidth;
   out["load_s"] = load_s;
@@ -464,19 +475,21 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
   out["extrapolated"] = partial;
   if (partial)
     out["extrapolation"] = "LLM built with " + std::to_string(layers) + " of " + std::to_string(cfg.llm.num_layers) +
-                           " decoder layers (the " + (bf16 ? "bf16" : "fp32") +
+                           " decoder layers (the " + runtime.name() +
                            " weights do not fit in available memory): prefill times ×" + std::to_string(llm_scale) +
                            ", decode = lm_head + layers ×" + std::to_string(llm_scale) +
                            "; peak RSS is that of the partial model";
   out["load_average_end"] = load_average();
 
-  // ---- issue 8's targets, as ratios of this run
+  // ---- the targets (docs/performance.md), as ratios of this run; looser where the math is fp32 (no native
+  // bf16 dot products: the CPU classes without AVX-512-BF16)
   const double rss_over = double(out["peak_rss_bytes"].get<int64_t>()) - double(model->weight_bytes);
+  const bool native_bf16 = math == torch::kBFloat16;
   out["targets"] = {
       {"encoders_and_prefill_fraction_of_peak", {{"value", out["encoders_and_prefill_fraction_of_peak"]}, {"target", ">= 0.70"}}},
-      {"first_call_over_floor", {{"value", out["first_call_over_floor"]}, {"target", "<= 1.25"}}},
+      {"first_call_over_floor", {{"value", out["first_call_over_floor"]}, {"target", native_bf16 ? "<= 1.25" : "<= 1.30"}}},
       {"cached_over_first", {{"value", out["cached_over_first"]}, {"target", "<= 0.10"}}},
-      {"decode_fraction_of_bandwidth", {{"value", out["decode_fraction_of_bandwidth"]}, {"target", ">= 0.90"}}},
+      {"decode_fraction_of_bandwidth", {{"value", out["decode_fraction_of_bandwidth"]}, {"target", native_bf16 ? ">= 0.90" : ">= 0.80"}}},
       {"peak_rss_minus_weight_bytes_gb", {{"value", rss_over / 1e9}, {"target", "<= 2.0"}}},
       {"load_s", {{"value", load_s}, {"target", "<= 3.0"}}}};
   out["results"] = {{"first_masks", r1.masks.size()}, {"cached_masks", r2.masks.size()}, {"chat_text", r3.text}};

@@ -34,8 +34,9 @@ double llm_prefill_flops(const Phi3Config& l, int64_t start, int64_t tokens, int
 // One decoding step of the token at `position` (its logits included).
 double llm_decode_flops(const Phi3Config& l, int64_t position);
 // Bytes one decoding step must read at least: every decoder-layer weight, the final norm, lm_head, and
-// the cached keys/values it attends to; `element_bytes` = 2 (bf16) or 4 (fp32).
-double llm_decode_bytes(const Phi3Config& l, int64_t position, int64_t element_bytes);
+// the cached keys/values it attends to; bytes per weight element (2: bf16, also the mixed runtime's) and per
+// cached key/value element (the math dtype's: 4 for fp32 and mixed).
+double llm_decode_bytes(const Phi3Config& l, int64_t position, int64_t weight_bytes, int64_t kv_bytes);
 // Bytes of the LLM weights (embedding table included), for reporting.
 double llm_weight_bytes(const Phi3Config& l, int64_t element_bytes);
 
