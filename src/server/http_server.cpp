@@ -43,7 +43,7 @@ xsam_context_params context_params(const ServerOptions& o) {
 
 // Endpoint label for /metrics: the API paths as they are, everything else (the page) as "static".
 std::string endpoint_label(const std::string& path) {
-  for (const char* p : {"/v1/segment", "/v1/info", "/healthz", "/metrics"})
+  for (const char* p : {"/v1/segment", "/v1/info", "/healthz", "/readyz", "/metrics"})
     if (path == p) return path;
   return "static";
 }
@@ -204,6 +204,21 @@ struct HttpServer::Impl {
                 {"queue_depth", pool.queue_depth()}};
       res.set_content(j.dump(), kJson);
     });
+    // Ready: the model is loaded (it is before the server listens) and a request would be queued now,
+    // not refused with 503 queue_full. A load balancer or orchestrator takes a replica out of rotation
+    // while this says 503 (docs/scale-out.md).
+    svr.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      const bool ready = pool.accepting();
+      json j = {{"status", ready ? "ready" : "not_ready"}, {"model", "loaded"}, {"workers", pool.workers()},
+                {"busy", pool.busy_workers()}, {"queue_depth", pool.queue_depth()},
+                {"queue_capacity", pool.queue_capacity()}};
+      if (!ready) {
+        j["reason"] = "queue_full";
+        res.status = 503;
+        res.set_header("Retry-After", "1");
+      }
+      res.set_content(j.dump(), kJson);
+    });
     svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics.render(pool.queue_depth(), pool.queue_capacity(), pool.busy_workers(), pool.workers()),
                       "text/plain; version=0.0.4; charset=utf-8");
@@ -228,7 +243,7 @@ struct HttpServer::Impl {
     svr.Put("/(.*)", other_method);
     svr.Delete("/(.*)", other_method);
     svr.Patch("/(.*)", other_method);
-    svr.Post("/(v1/info|healthz|metrics)", other_method);
+    svr.Post("/(v1/info|healthz|readyz|metrics)", other_method);
 
     // Errors without a body (404 from routing, 413 from the body limit, 400 from a bad request line)
     // get the API's JSON error too.

@@ -1,4 +1,4 @@
-// `xsam serve`: the HTTP API (POST /v1/segment, GET /v1/info, /healthz, /metrics) and the demo page,
+// `xsam serve`: the HTTP API (POST /v1/segment, GET /v1/info, /healthz, /readyz, /metrics) and the demo page,
 // on Debian's cpp-httplib and the public C API. docs/http-api.md describes the endpoints.
 #pragma once
 #include <memory>

@@ -65,6 +65,11 @@ bool WorkerPool::submit(const std::shared_ptr<Job>& job) {
   return true;
 }
 
+bool WorkerPool::accepting() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !stopping_ && queue_.size() < capacity_ + (contexts_.size() - n_busy_);
+}
+
 size_t WorkerPool::queue_depth() const {
   std::lock_guard<std::mutex> lock(mu_);
   return queue_.size();

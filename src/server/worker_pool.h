@@ -34,6 +34,8 @@ class WorkerPool {
   size_t busy_workers() const;
   size_t workers() const { return contexts_.size(); }
   size_t queue_capacity() const { return capacity_; }
+  // Whether submit() would take a job now (the rule submit() applies): what GET /readyz reports.
+  bool accepting() const;
 
  private:
   void run(int w);
