@@ -1,4 +1,4 @@
-# Fuzzing (issue 9). Included from the top CMakeLists.txt before any target is defined.
+# Fuzzing. Included from the top CMakeLists.txt before any target is defined.
 #
 #   * Always: one corpus-replay executable per target (tests/fuzz/fuzz_<target>.cpp + replay_main.cpp),
 #     built with the normal compiler; CTest replays the committed corpus tests/fuzz/corpus/<target>/.

@@ -1,6 +1,7 @@
-// The exact upstream checkpoint layout (spec §7.3) for a given config: every tensor name and shape of
-// XSamModel.state_dict(), including the tensors inference never reads. `xsam random-model` writes
-// exactly this; the loader derives its allow-list of knowingly unused keys from it (DECISIONS B2).
+// The exact upstream checkpoint layout (docs/design/upstream-facts.md#checkpoint-keys) for a given config: every
+// tensor name and shape of XSamModel.state_dict(), including the tensors inference never reads. `xsam random-model`
+// writes exactly this; the loader derives its allow-list of knowingly unused keys from it
+// (docs/design/decisions.md#strict-binding).
 #pragma once
 #include <cstdint>
 #include <string>

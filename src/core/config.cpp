@@ -419,7 +419,8 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
   if (sm.str("sampler_type") != "naive")
     fail(Status::Unsupported, sm.path("sampler_type") + ": only the naive sampler is supported");
   c.sampler.num_sample_point = sm.positive("num_sample_point");
-  // AAAI26 pools with max whatever pooler_mode says (spec §2.6); main reads pooling_mode.
+  // AAAI26 pools with max whatever pooler_mode says (docs/design/upstream-facts.md#vision-sampler); main reads
+  // pooling_mode.
 
   Fields l = top.object("llm_config");
   c.llm.vocab_size = l.positive("vocab_size");
@@ -432,7 +433,7 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
   c.llm.rms_norm_eps = l.real("rms_norm_eps");
   c.llm.rope_theta = l.real("rope_theta");
   if (!l.is_null("rope_scaling")) fail(Status::Unsupported, l.path("rope_scaling") + ": RoPE scaling is not supported");
-  // Golden sets ran eager attention, which ignores Phi-3's sliding_window (DECISIONS.md A3).
+  // Golden sets ran eager attention, which ignores Phi-3's sliding_window (docs/design/decisions.md#sliding-window).
   c.llm.sliding_window_keys = 0;
   c.tokens.bos = l.integer("bos_token_id");
   c.tokens.eos = l.integer("eos_token_id");
@@ -461,7 +462,7 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
   c.tokens.p_start = rt.integer("pstart_token_idx");
   c.tokens.p_end = rt.integer("pend_token_idx");
 
-  // Golden sets were made with HF's slow tokenizer (DECISIONS.md A4).
+  // Golden sets were made with HF's slow tokenizer (docs/design/decisions.md#tokenizer-mode).
   c.tokenizer.mode = TokenizerMode::Slow;
 
   c.preprocess.siglip_size = c.siglip.image_size;

@@ -1,9 +1,11 @@
 // Typed model configuration. Every size used anywhere in the library comes from here, and every
-// behaviour that differs between upstream branches (spec §9) is a field set by a named preset.
+// behaviour that differs between upstream branches (docs/design/upstream-facts.md#branches) is a field set by a named
+// preset.
 //
 // Two sources are read into the same structs:
 //   * xsam's own config.json ("format": "xsam-model"), written by `xsam random-model` and the exporter;
-//   * an upstream-style config (each part's HF to_dict(), as in the golden sets; DECISIONS.md B1).
+//   * an upstream-style config (each part's HF to_dict(), as in the golden sets;
+// docs/design/decisions.md#upstream-configs).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -93,7 +95,8 @@ struct Phi3Config {
   int max_position_embeddings = 4096;
   double rms_norm_eps = 1e-5;
   double rope_theta = 10000.0;
-  // Keys a query may see, itself included (DECISIONS.md A3): 2048 (released/FA2), 2047 (current HF), 0 = no window.
+  // Keys a query may see, itself included (docs/design/decisions.md#sliding-window): 2048 (released/FA2), 2047
+  // (current HF), 0 = no window.
   int sliding_window_keys = 0;
   int head_dim() const { return hidden_size / num_heads; }
 };
@@ -145,13 +148,13 @@ struct TokenizerConfig {
 };
 
 struct PreprocessConfig {
-  // SigLIP path (spec §4.1)
+  // SigLIP path (docs/design/upstream-facts.md#preprocessing)
   int siglip_size = 0;
   Resample siglip_resample = Resample::Bilinear;
   bool expand_to_square = true;
   std::vector<double> siglip_mean{0.5, 0.5, 0.5};
   std::vector<double> siglip_std{0.5, 0.5, 0.5};
-  // SAM path (spec §4.2)
+  // SAM path (docs/design/upstream-facts.md#preprocessing)
   int sam_size = 0;  // longest edge and padded canvas side
   Resample sam_resample = Resample::Bilinear;
   std::vector<double> sam_mean{0.485, 0.456, 0.406};
@@ -162,7 +165,7 @@ enum class SemanticOrder { ProbsThenResize /* aaai26 */, ResizeLogitsThenProbs /
 enum class IntsegIou { Box /* aaai26 */, Mask /* main */ };
 enum class TextCleanup { Aaai26, Main };
 
-// Upstream-branch behaviour (spec §9), set by a preset and overridable field by field.
+// Upstream-branch behaviour (docs/design/upstream-facts.md#branches), set by a preset and overridable field by field.
 struct BehaviourConfig {
   std::string preset = "aaai26";
   std::string image_token_text = "<image>\n";  // main: "<image>"

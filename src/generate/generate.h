@@ -1,4 +1,5 @@
-// Autoregressive generation with Phi3Model and a Phi3KvCache (spec §6, §8.37, §2.8 predict mode).
+// Autoregressive generation with Phi3Model and a Phi3KvCache (docs/design/upstream-facts.md#generation,
+// #llm-to-decoder-embeddings predict mode).
 //
 // phi3_generate prefills `inputs_embeds` (the prompt after whatever the cache already holds — e.g. the
 // cached image prefix), then picks tokens one at a time and feeds each back through the same forward.

@@ -1,6 +1,7 @@
-// Choosing the next token from fp32 logits (spec §6): greedy argmax (the default, first index on ties),
-// or sampling after HF's warpers in HF's order — temperature, top-k, top-p — from a generator created
-// per call with an explicit seed (DECISIONS.md A2: at::detail::createCPUGenerator(seed)).
+// Choosing the next token from fp32 logits (docs/design/upstream-facts.md#generation): greedy argmax (the default,
+// first index on ties), or sampling after HF's warpers in HF's order — temperature, top-k, top-p — from a generator
+// created per call with an explicit seed (docs/design/decisions.md#randomness-and-libtorch-version:
+// at::detail::createCPUGenerator(seed)).
 #pragma once
 #include <cstdint>
 

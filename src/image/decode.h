@@ -1,5 +1,6 @@
 // Image decoding that reproduces PIL's `Image.open(f).convert("RGB")` (what upstream X-SAM feeds its
-// processors; DECISIONS.md A7), plus construction from caller pixels and upstream's mask-file loader.
+// processors; docs/design/decisions.md#image-decoding), plus construction from caller pixels and upstream's mask-file
+// loader.
 //
 // What "matches PIL 9.4" means here (checked against Debian's python3-pil by tests/data/pil/):
 //   * no EXIF rotation: the stored pixel grid is used as is (PIL's open/convert never rotate);

@@ -1,6 +1,6 @@
-// The two image processors of X-SAM (spec §4.1, §4.2) and the prompt-mask batch (§4.3), from a decoded
-// RGB8 image to the float32 tensors the vision towers take. Every size, filter and statistic comes from
-// PreprocessConfig; the arithmetic reproduces upstream's PIL/numpy steps bit for bit:
+// The two image processors of X-SAM (docs/design/upstream-facts.md#preprocessing) and the prompt-mask batch
+// (#visual-prompts), from a decoded RGB8 image to the float32 tensors the vision towers take. Every size, filter and
+// statistic comes from PreprocessConfig; the arithmetic reproduces upstream's PIL/numpy steps bit for bit:
 //   rescale   float32(float64(u8) · (1/255))   (the float64 product matters: float32 is 1 ulp off)
 //   normalize (x − float32(mean)) / float32(std) in float32
 #pragma once

@@ -1,5 +1,5 @@
 // Visual references (points, boxes, scribbles, masks) rasterised into 0/1 masks at the ORIGINAL image
-// size (DECISIONS.md A8), which then go through the same path as upstream's prompt masks
+// size (docs/design/decisions.md#visual-refs), which then go through the same path as upstream's prompt masks
 // (image/prompt_mask.h). Upstream itself only ever receives raster masks; the geometry below follows
 // its dataset generators (xsam/dataset/utils/vprompt.py) so that a point or a scribble looks like the
 // prompts the model was trained on. The full rules, with pictures in words, are in docs/visual-refs.md.

@@ -1,7 +1,8 @@
 // A literal port of the arithmetic of Pillow's Resample.c (convolution resize) and Geometry.c
 // (ImagingScaleAffine, the NEAREST path of Image.resize), written from the algorithm description in
-// spec §4.1/§4.3. Every cast and rounding step below is deliberate: change one and the output is no
-// longer bit-identical to PIL (tests/unit/image_resample_test.cpp checks it against PIL itself).
+// docs/design/upstream-facts.md#preprocessing, #visual-prompts. Every cast and rounding step below is deliberate:
+// change one and the output is no longer bit-identical to PIL (tests/unit/image_resample_test.cpp checks it against
+// PIL itself).
 #include "image/resample.h"
 
 #include <cmath>

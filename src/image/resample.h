@@ -1,6 +1,6 @@
-// PIL-exact resizing of 8-bit images (spec §4.1 step 2, §4.3, §8.13). Both upstream processors resize
-// with PIL; reproducing its integer arithmetic exactly is what makes preprocessing bit-exact
-// (DECISIONS.md A1). OpenCV's and torch's resizers do not match it and must not be used here.
+// PIL-exact resizing of 8-bit images (docs/design/upstream-facts.md#preprocessing, #visual-prompts). Both upstream
+// processors resize with PIL; reproducing its integer arithmetic exactly is what makes preprocessing bit-exact
+// (docs/design/decisions.md#tolerances). OpenCV's and torch's resizers do not match it and must not be used here.
 //
 // BILINEAR / BICUBIC (Pillow's ImagingResample, Pillow ≥ 7, reducing_gap=None):
 //   separable convolution, horizontal pass first; a pass is skipped when its axis keeps its size.
@@ -12,7 +12,7 @@
 //   clip8((2^21 + Σ k·in) >> 22) in int32. The intermediate image is rounded to uint8.
 // NEAREST (Pillow's ImagingScaleAffine): source index tables built by a running double sum,
 //   o = 0.5·in/out; src[d] = int(o); o += in/out — NOT floor((d + 0.5)·in/out), which differs where
-//   that value is an exact integer (spec §4.3).
+//   that value is an exact integer (docs/design/upstream-facts.md#visual-prompts).
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -1,4 +1,5 @@
-// SHA-256 (FIPS 180-4), streaming. Used for checksums.json of model directories (DECISIONS B7).
+// SHA-256 (FIPS 180-4), streaming. Used for checksums.json of model directories
+// (docs/design/decisions.md#corrupt-weights).
 #pragma once
 #include <cstddef>
 #include <cstdint>

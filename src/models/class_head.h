@@ -1,6 +1,6 @@
-// X-SAM's open-vocabulary class head (spec §2.11 "Class head", §8.26): cosine similarity between the
-// decoder queries and the condition embeddings (phrases / categories / regions, background last),
-// scaled by exp(logit_scale), clamped, masked columns filled. It has no parameters of its own: the
+// X-SAM's open-vocabulary class head (docs/design/upstream-facts.md#transformer-decoder): cosine
+// similarity between the decoder queries and the condition embeddings (phrases / categories / regions, background
+// last), scaled by exp(logit_scale), clamped, masked columns filled. It has no parameters of its own: the
 // scale belongs to the segmentor (its checkpoint key depends on the upstream branch).
 #pragma once
 #include <torch/types.h>

@@ -1,5 +1,5 @@
-// X-SAM's conv connector (spec §2.5): turns SAM hidden states into the multi-scale feature maps of
-// the Mask2Former pixel decoder. Per level l with scale s_l (2, 1, 0.5 at full size):
+// X-SAM's conv connector (docs/design/upstream-facts.md#connector): turns SAM hidden states into the multi-scale
+// feature maps of the Mask2Former pixel decoder. Per level l with scale s_l (2, 1, 0.5 at full size):
 //   maybe_pad → NHWC→NCHW → 1×1 conv (C_enc→hidden) → LN2d → 3×3 conv (pad 1) → LN2d
 //   → 1×1 conv (hidden → int(C_enc·s)) → LN2d → pixel shuffle (channels-first) by s.
 // No activation anywhere; convs have no bias unless config.bias. LN2d: fp32 statistics, / sqrt.

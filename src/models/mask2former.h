@@ -1,6 +1,6 @@
-// The X-SAM segmentor (spec §2.10–2.12): Mask2Former pixel decoder + masked-attention transformer
-// decoder + cosine class head with a learned `logit_scale`. Parameter names are relative to
-// `segmentor.` of the checkpoint (`pixel_decoder.*`, `decoder.*`, `logit_scale`); the SAM encoder that
+// The X-SAM segmentor (docs/design/upstream-facts.md#pixel-decoder, #transformer-decoder): Mask2Former pixel decoder
+// + masked-attention transformer decoder + cosine class head with a learned `logit_scale`. Parameter names are
+// relative to `segmentor.` of the checkpoint (`pixel_decoder.*`, `decoder.*`, `logit_scale`); the SAM encoder that
 // shares the `segmentor.` prefix upstream is a separate module (models/sam_encoder).
 //
 // Usage: bind with `bind_module(m, store, "segmentor.", segmentor_weight_aliases(config.behaviour))`;

@@ -1,7 +1,7 @@
 // Small numeric building blocks shared by the Mask2Former pixel decoder, transformer decoder and
-// segmentor wrapper (spec §2.9–2.12).
+// segmentor wrapper (docs/design/upstream-facts.md#deformable-attention, #pixel-decoder, #transformer-decoder).
 //
-// Precision policy (spec §8.17): the model runs in the dtype of its parameters (fp32 or bf16). Norm
+// Precision policy (docs/design/numerics.md): the model runs in the dtype of its parameters (fp32 or bf16). Norm
 // statistics, softmaxes, bilinear resizes and transcendental functions are evaluated in fp32 and rounded
 // once to the model dtype, which is what upstream's bf16 CUDA kernels do (fp32 "opmath"). In fp32 all of
 // this is the plain computation.
@@ -31,7 +31,7 @@ torch::Tensor resize_bilinear(const torch::Tensor& x, int64_t height, int64_t wi
 // used): normalize=True, scale 2π, temperature 10000, no padding mask. Returns (B, 2·num_pos_feats, H, W)
 // in x's dtype, channels [y-block, x-block], each block interleaving sin (even k) and cos (odd k) of
 // coordinate / 10000^(2·floor(k/2)/num_pos_feats); coordinates are 1..H (1..W) normalised by the last
-// one (+1e-6). Arithmetic follows upstream step by step in x's dtype (spec §2.10, §8.19).
+// one (+1e-6). Arithmetic follows upstream step by step in x's dtype (docs/design/upstream-facts.md#pixel-decoder).
 torch::Tensor sine_position_embedding(const torch::Tensor& x, int64_t num_pos_feats);
 
 }  // namespace xsam::m2f

@@ -1,5 +1,6 @@
 // Multi-scale deformable attention (Deformable DETR) as used by the Mask2Former pixel-decoder encoder
-// (spec §2.9, §8.20). Parameter names are those under `encoder.layers.N.self_attn.` of the checkpoint.
+// (docs/design/upstream-facts.md#deformable-attention). Parameter names are those under `encoder.layers.N.self_attn.`
+// of the checkpoint.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -1,8 +1,9 @@
 // Causal self-attention of Phi-3 over absolute positions, chunked over queries so that a long prefill
 // (T = 2142 in golden genseg_long, ~2000 with a full-size image) never holds a [heads, T, T] score matrix.
 //
-// Sliding window (spec §8.12, DECISIONS.md A3): `window_keys` = W is the number of keys a query may see,
-// itself included: key k is visible to query q iff 0 ≤ q − k ≤ W − 1 (W = 0: no window, 0 ≤ q − k).
+// Sliding window (docs/design/upstream-facts.md#sliding-window, docs/design/decisions.md#sliding-window):
+// `window_keys` = W is the number of keys a query may see, itself included: key k is visible to query q iff 0 ≤ q − k
+// ≤ W − 1 (W = 0: no window, 0 ≤ q − k).
 //   W = 2048 → 0 ≤ q − k ≤ 2047: FA2 in the transformers releases of the AAAI26 era and xtuner's
 //              phi3_attn_forward (window_size = (2047, 2047)), i.e. what upstream ran on GPU; `aaai26` preset.
 //   W = 2047 → 0 ≤ q − k ≤ 2046: current HF masking_utils (`kv_idx > q_idx − sliding_window`).

@@ -3,8 +3,8 @@
 //
 // Layout: one tensor [layers, 2, kv_heads, capacity, head_dim] in the runtime dtype (index 0 = keys after
 // RoPE, 1 = values). Positions [0, length()) are valid. The pipeline prefills the image prefix, may keep
-// it (truncate back to it, or copy it into another context's cache: DECISIONS.md A10), then prefills the
-// rest of the prompt and decodes one token at a time through the same Phi3Model::forward.
+// it (truncate back to it, or copy it into another context's cache: docs/design/decisions.md#per-image-cache), then
+// prefills the rest of the prompt and decodes one token at a time through the same Phi3Model::forward.
 #pragma once
 #include <cstdint>
 

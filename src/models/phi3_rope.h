@@ -1,6 +1,6 @@
-// Rotary position embedding of Phi-3 (spec §2.7, §8.15): non-interleaved halves (GPT-NeoX `rotate_half`),
-// inv_freq[i] = 1 / theta^(2i / head_dim), emb = cat(freqs, freqs), cos/sin computed in fp32 and then cast
-// to the activation dtype (as HF Phi3RotaryEmbedding), no scaling.
+// Rotary position embedding of Phi-3 (docs/design/upstream-facts.md#phi-3): non-interleaved halves (GPT-NeoX
+// `rotate_half`), inv_freq[i] = 1 / theta^(2i / head_dim), emb = cat(freqs, freqs), cos/sin computed in fp32 and then
+// cast to the activation dtype (as HF Phi3RotaryEmbedding), no scaling.
 //
 // The tables are computed once per (device, dtype) and grown on demand, so the per-token decode step only
 // takes views. The model is shared between threads, hence the mutex.

@@ -1,4 +1,4 @@
-// Mask2Former pixel decoder (spec §2.10, §8.18, §8.19): input projections, a deformable-attention
+// Mask2Former pixel decoder (docs/design/upstream-facts.md#pixel-decoder): input projections, a deformable-attention
 // encoder over the levels in low → high resolution order, extra FPN level(s) and the mask projection.
 // Parameter names are relative to `segmentor.pixel_decoder.` of the checkpoint.
 #pragma once

@@ -1,4 +1,5 @@
-// InternVL-style pixel shuffle and its odd-size padding, as X-SAM uses them (spec §2.4, §8.6).
+// InternVL-style pixel shuffle and its odd-size padding, as X-SAM uses them
+// (docs/design/upstream-facts.md#projectors).
 //
 // This is NOT torch.nn.PixelShuffle/PixelUnshuffle: the channel order differs. For s = 0.5,
 // y[b,i,j, dy·2C + dx·C + c] = x[b, 2i+dy, 2j+dx, c] (row offset most significant); for s = 2,

@@ -80,8 +80,9 @@ torch::Tensor SamVisionAttention::forward(const torch::Tensor& x) const {
       const int64_t r1 = std::min(h, r0 + rows);
       auto scores = at::bmm(q_scaled.slice(0, s, e).slice(1, r0 * w, r1 * w), kt);  // queries of grid rows [r0, r1)
       if (use_rel_pos_) {
-        // Decomposed relative position from the UNSCALED query (spec §8.5), computed and added inside the
-        // fused softmax with upstream's rounding: (scores + rel_h) + rel_w, then softmax in fp32.
+        // Decomposed relative position from the UNSCALED query (docs/design/upstream-facts.md#sam-encoder), computed
+        // and added inside the fused softmax with upstream's rounding: (scores + rel_h) + rel_w, then softmax in
+        // fp32.
         sam_attention_softmax_(scores, q.slice(0, s, e).slice(1, r0 * w, r1 * w), rh, rw, r0, w);
       } else {
         scores = layers::softmax_fp32(scores, q.scalar_type());

@@ -1,4 +1,4 @@
-// X-SAM's copy of the SAM ViT image encoder (spec §2.3, §8.3–8.5), without the neck.
+// X-SAM's copy of the SAM ViT image encoder (docs/design/upstream-facts.md#sam-encoder), without the neck.
 //
 // hs[0] = patch embedding + absolute positions (channels-last (B, G, G, C)), hs[i] = output of block
 // i-1. Windowed blocks zero-pad the *normalised* tokens to a multiple of the window (padded tokens
@@ -78,8 +78,8 @@ class SamEncoder : public torch::nn::Module {
 };
 
 // Checkpoint key prefixes (starting with `prefix`) a SamEncoder built for `config` (+ extras) does not
-// use: the neck and blocks past the highest needed hidden state (DECISIONS B2). The segmentor's
-// `shared_image_embedding` lives outside "segmentor.encoder." and is the assembler's to allow.
+// use: the neck and blocks past the highest needed hidden state (docs/design/decisions.md#strict-binding). The
+// segmentor's `shared_image_embedding` lives outside "segmentor.encoder." and is the assembler's to allow.
 std::vector<std::string> sam_unused_key_prefixes(const SamEncoderConfig& config, const std::string& prefix,
                                                  const std::vector<int>& extra_hidden_states = {});
 

@@ -49,7 +49,8 @@ torch::Tensor VisionSampler::forward(const torch::Tensor& features, const torch:
   if (config_.pooling == RegionPooling::Mean && points_per_mask % config_.pooling_kernel != 0)
     fail(Status::InvalidArgument, "vision sampler: num_sample_point must be a multiple of pooling_kernel");
 
-  // Point positions on the CPU (the RNG contract of DECISIONS A2 is about CPU draws).
+  // Point positions on the CPU (the RNG contract of docs/design/decisions.md#randomness-and-libtorch-version is about
+  // CPU draws).
   auto cpu_masks = masks.to(at::kCPU);
   const float canvas_h = static_cast<float>(masks.size(1)), canvas_w = static_cast<float>(masks.size(2));
   auto canvas = at::tensor({canvas_h, canvas_w}, at::TensorOptions().dtype(at::kFloat));

@@ -1,5 +1,5 @@
-// The naive vision sampler (spec §2.6, §8.14, §8.35): turns visual-prompt masks into <region> tokens by
-// sampling the seg-projector feature map at random mask pixels. No parameters.
+// The naive vision sampler (docs/design/upstream-facts.md#vision-sampler): turns visual-prompt masks into <region>
+// tokens by sampling the seg-projector feature map at random mask pixels. No parameters.
 //
 // Per mask, in order: nonzero pixels (row-major) → divide by the canvas (H, W) in fp32 → exactly
 // `num_sample_point` points (randint(0, n, (N-n,)) extra repeats when n < N, randperm(n)[:N] when
@@ -7,10 +7,10 @@
 // align_corners=True on the (g × g) feature grid → max over the samples (aaai26: one token) or
 // AvgPool1d(k) over the ordered samples (main: N/k tokens).
 //
-// Randomness (DECISIONS A2): every draw comes from an explicit CPU generator passed in or created per
-// call with at::detail::createCPUGenerator(seed) — the same numbers as torch.manual_seed(seed) followed
-// by the global generator, and independent across threads. All masks of one call draw from the same
-// generator one after the other, as upstream's per-mask loop does.
+// Randomness (docs/design/decisions.md#randomness-and-libtorch-version): every draw comes from an explicit CPU
+// generator passed in or created per call with at::detail::createCPUGenerator(seed) — the same numbers as
+// torch.manual_seed(seed) followed by the global generator, and independent across threads. All masks of one call
+// draw from the same generator one after the other, as upstream's per-mask loop does.
 #pragma once
 #include <cstdint>
 

@@ -1,5 +1,5 @@
-// SigLIP vision tower, only as far as X-SAM reads it (spec §2.1): patch conv ("valid"), learned
-// positions, pre-LN encoder layers (separate q/k/v/out projections, fp32 softmax, tanh-GELU MLP).
+// SigLIP vision tower, only as far as X-SAM reads it (docs/design/upstream-facts.md#siglip): patch conv ("valid"),
+// learned positions, pre-LN encoder layers (separate q/k/v/out projections, fp32 softmax, tanh-GELU MLP).
 // The feature is hidden state `select_hidden_state` (hs[0] = embeddings); the layers after it, the
 // post-layernorm and the attention-pooling head are neither constructed nor run — their checkpoint
 // keys are listed by siglip_unused_key_prefixes() so the loader can accept them knowingly.
@@ -55,7 +55,7 @@ class SiglipVision : public torch::nn::Module {
 };
 
 // Checkpoint key prefixes (each starting with `prefix`) that a SiglipVision for `config` does not use:
-// encoder layers select_hidden_state .. num_layers-1, post_layernorm, head (DECISIONS B2).
+// encoder layers select_hidden_state .. num_layers-1, post_layernorm, head (docs/design/decisions.md#strict-binding).
 std::vector<std::string> siglip_unused_key_prefixes(const SiglipConfig& config, const std::string& prefix);
 
 }  // namespace xsam

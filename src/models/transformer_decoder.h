@@ -1,5 +1,5 @@
-// Mask2Former masked-attention transformer decoder (spec §2.11, §8.21–8.24). Parameter names are
-// relative to `segmentor.decoder.` of the checkpoint: `queries_embedder`, `queries_features`,
+// Mask2Former masked-attention transformer decoder (docs/design/upstream-facts.md#transformer-decoder). Parameter
+// names are relative to `segmentor.decoder.` of the checkpoint: `queries_embedder`, `queries_features`,
 // `level_embed.weight`, `decoder.layernorm`, `decoder.mask_predictor.mask_embedder.{0,1,2}.0`,
 // `decoder.layers.N.*`.
 #pragma once
@@ -26,8 +26,8 @@ struct TransformerDecoderOutput {
   std::vector<torch::Tensor> fully_masked_rows;
 };
 
-// The attention mask a layer gets from the previous prediction (spec §2.11, §8.23): mask logits
-// (B, Q, H, W) resized bilinearly to the layer's level (h, w), then `sigmoid < 0.5` (strict; resize
+// The attention mask a layer gets from the previous prediction (docs/design/upstream-facts.md#transformer-decoder):
+// mask logits (B, Q, H, W) resized bilinearly to the layer's level (h, w), then `sigmoid < 0.5` (strict; resize
 // first, then sigmoid — not `logit < 0`), identical for every head. Returns bool (B·heads, Q, h·w),
 // index b·heads + head, true = may not attend.
 torch::Tensor masked_attention_blocked(const torch::Tensor& mask_logits, int64_t height, int64_t width,

@@ -95,7 +95,7 @@ std::optional<DecoderConditions> process_embeds(CondLayout layout, const torch::
   DecoderConditions d;
   auto all = torch::cat({conds, bg.to(conds.dtype())}, 0);  // [C+1, D], background last
   if (layout == CondLayout::PerPhrase) {
-    // One decoder row per <SEG>; row i reads class column i (DECISIONS A6).
+    // One decoder row per <SEG>; row i reads class column i (docs/design/decisions.md#where-upstream-fails).
     if (s != c) {
       *why = "the answer has " + std::to_string(s) + " <SEG> for " + std::to_string(c) + " phrase(s)";
       return std::nullopt;

@@ -1,5 +1,6 @@
 // From prompt ids + image features to LLM input rows, and from LLM hidden states to the decoder's
-// class and <SEG> embeddings (spec §1.2 prepare_inputs_labels_for_multimodal, §2.8).
+// class and <SEG> embeddings (upstream's prepare_inputs_labels_for_multimodal;
+// docs/design/upstream-facts.md#llm-to-decoder-embeddings).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -15,8 +16,8 @@ namespace xsam {
 class XSamModel;
 struct ImageFeatures;
 
-// The expanded sequence, split where the per-image cache cuts it (DECISIONS A10): the prefix ends with
-// the last image row; the rest follows. cond/seg ids are aligned to the expanded rows of the rest
+// The expanded sequence, split where the per-image cache cuts it (docs/design/decisions.md#per-image-cache): the
+// prefix ends with the last image row; the rest follows. cond/seg ids are aligned to the expanded rows of the rest
 // (the prefix never carries a phrase or a <SEG>: they come after <image> in every template).
 struct LlmInputs {
   torch::Tensor prefix;               // [1, P, H]: text before <image> + image rows
@@ -36,7 +37,7 @@ LlmInputs build_llm_inputs(const XSamModel& model, const std::vector<int64_t>& i
 // ([T, D]) carrying it. Returns [n, D], n = 0 when no id is set.
 torch::Tensor pool_by_ids(const torch::Tensor& projected, const std::vector<int64_t>& ids);
 
-// What the Mask2Former decoder takes (spec §2.8 _process_embeds).
+// What the Mask2Former decoder takes (docs/design/upstream-facts.md#llm-to-decoder-embeddings _process_embeds).
 struct DecoderConditions {
   torch::Tensor cond;         // [B_dec, C+1, D], background last
   torch::Tensor seg;          // [B_dec, 1, D]

@@ -1,5 +1,5 @@
-// Writing model directories (ARCHITECTURE.md §3): random-weight models for tests and benchmarks, and
-// xsam-model config.json from an upstream-style config (used by tools/xsam-export).
+// Writing model directories (docs/design/architecture.md#the-model-directory): random-weight models for tests and
+// benchmarks, and xsam-model config.json from an upstream-style config (used by tools/xsam-export).
 #pragma once
 #include <cstdint>
 #include <string>

@@ -24,7 +24,7 @@ struct SegmentResult {
   Task task = Task::Chat;
   Mode mode = Mode::TeacherForced;
   int width = 0, height = 0;
-  std::string text;      // cleaned as upstream's demo (spec §5.8)
+  std::string text;      // cleaned as upstream's demo (docs/design/upstream-facts.md#output-text)
   std::string raw_text;  // decoded generated ids (or the teacher-forced answer)
   std::vector<int64_t> prompt_ids;
   std::vector<int64_t> generated_ids;

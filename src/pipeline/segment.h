@@ -1,5 +1,5 @@
-// One request through the whole model (ARCHITECTURE.md §5): image → preprocessing → encoders (or the
-// per-image cache) → prompt → LLM prefill (+ generation) → <SEG>/phrase embeddings → Mask2Former →
+// One request through the whole model (docs/design/architecture.md#one-call-as-data-flows): image → preprocessing →
+// encoders (or the per-image cache) → prompt → LLM prefill (+ generation) → <SEG>/phrase embeddings → Mask2Former →
 // post-processing → SegmentResult.
 #pragma once
 #include <cstdint>
@@ -33,7 +33,7 @@ struct SegmentRequest {
   // replays upstream runs whose inputs are raster masks (golden tests, tools/parity.sh).
   torch::Tensor canvas_prompt_masks;
 
-  // Prompt reproduction (DECISIONS A5).
+  // Prompt reproduction (docs/design/decisions.md#prompt-reproduction).
   int question_template = 0;
   int answer_template = 0;
   std::optional<std::string> question;
@@ -66,7 +66,7 @@ struct SegmentDebug {
 
 SegmentResult segment(Context& ctx, const Image& image, const SegmentRequest& request, SegmentDebug* debug = nullptr);
 
-// The upstream demo's text cleaning (spec §5.8) for a task.
+// The upstream demo's text cleaning (docs/design/upstream-facts.md#output-text) for a task.
 std::string clean_generated_text(const std::string& decoded, Task task, TextCleanup style);
 
 }  // namespace xsam

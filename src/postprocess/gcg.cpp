@@ -1,4 +1,4 @@
-// Grounded conversation generation (spec §5.6, §8.32): upstream gcgseg_postprocess_fn.
+// Grounded conversation generation (docs/design/upstream-facts.md#post-processing): upstream gcgseg_postprocess_fn.
 #include <map>
 #include <string>
 #include <tuple>

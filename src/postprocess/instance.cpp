@@ -1,4 +1,4 @@
-// Instance segmentation (spec §5.3): upstream _instance_genseg_postprocess.
+// Instance segmentation (docs/design/upstream-facts.md#post-processing): upstream _instance_genseg_postprocess.
 #include "postprocess/scoring.h"
 
 #include <string>

@@ -1,5 +1,6 @@
-// Interactive segmentation (spec §5.7, §8.33, §8.34): upstream intseg_postprocess_fn (aaai26: tight-box
-// IoU) or img_intseg_postprocess_fn (main: mask IoU), chosen by config behaviour.intseg_iou.
+// Interactive segmentation (docs/design/upstream-facts.md#post-processing, #post-processing-resize): upstream
+// intseg_postprocess_fn (aaai26: tight-box IoU) or img_intseg_postprocess_fn (main: mask IoU), chosen by config
+// behaviour.intseg_iou.
 #include <algorithm>
 #include <string>
 

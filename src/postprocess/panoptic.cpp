@@ -1,5 +1,5 @@
-// Panoptic segmentation (spec §5.4, §8.31): upstream _panoptic_genseg_postprocess → compute_segments
-// (copied from HF DETR), including its segment-id reuse quirk, replicated literally.
+// Panoptic segmentation (docs/design/upstream-facts.md#post-processing): upstream _panoptic_genseg_postprocess →
+// compute_segments (copied from HF DETR), including its segment-id reuse quirk, replicated literally.
 #include <algorithm>
 #include <map>
 #include <string>

@@ -1,5 +1,6 @@
-// Referring and reasoning segmentation (spec §5.5, §8.32): upstream refseg_postprocess_fn, applied per
-// decoder row with row i reading class column i (DECISIONS.md A6; upstream asserts one phrase).
+// Referring and reasoning segmentation (docs/design/upstream-facts.md#post-processing): upstream
+// refseg_postprocess_fn, applied per decoder row with row i reading class column i
+// (docs/design/decisions.md#where-upstream-fails; upstream asserts one phrase).
 #include <string>
 #include <tuple>
 

@@ -1,5 +1,5 @@
-// The geometry half of post-processing (spec §4.4, §8.28, §8.34), shared by the task files:
-// decoder resolution → canvas (bilinear, align_corners=False, as XSegmentor), crop of the scaled region,
+// The geometry half of post-processing (docs/design/upstream-facts.md#post-processing-resize), shared by the task
+// files: decoder resolution → canvas (bilinear, align_corners=False, as XSegmentor), crop of the scaled region,
 // → original size (bilinear, align_corners=False, upstream sem_seg_postprocess), and the prompt masks'
 // legacy-nearest resize. All on CPU fp32 with the ATen ops upstream calls, so every pixel matches.
 #pragma once

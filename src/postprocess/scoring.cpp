@@ -8,7 +8,7 @@ namespace xsam::postprocess_detail {
 std::vector<TopkEntry> topk_entries(const Prediction& p, int64_t row) {
   const int64_t q = p.queries(), c = p.classes();
   // upstream: scores.flatten(0, 1).topk(num_queries, sorted=False) on a CPU tensor. The order of the
-  // unsorted result comes from ATen's kernel (spec §8.30) and is part of the result.
+  // unsorted result comes from ATen's kernel (docs/design/upstream-facts.md#topk-order) and is part of the result.
   torch::Tensor flat = class_probabilities(p, row).flatten(0, 1);
   torch::Tensor values, indices;
   std::tie(values, indices) = flat.topk(q, /*dim=*/-1, /*largest=*/true, /*sorted=*/false);

@@ -1,7 +1,8 @@
-// Top-k scoring shared by the instance, VGD and interactive tasks (spec §5.3, §5.7, §8.30):
+// Top-k scoring shared by the instance, VGD and interactive tasks (docs/design/upstream-facts.md#post-processing,
+// #topk-order):
 //   scores = softmax(class logits)[:, :-1] flattened query-major (index = q·C + c);
 //   topk(k = Q, sorted=false) on a CPU tensor — never a sort: its order decides segment ids, painting
-//   order and interactive tie-breaks (DECISIONS.md A2);
+//   order and interactive tie-breaks (docs/design/decisions.md#randomness-and-libtorch-version);
 //   per entry: mask = resized logit > 0, mask score = mean sigmoid over the mask (denominator + 1e-6),
 //   score = class probability × mask score.
 #pragma once

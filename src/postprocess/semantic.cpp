@@ -1,4 +1,4 @@
-// Semantic segmentation (spec §5.2, §8.29, §9 semantic order).
+// Semantic segmentation (docs/design/upstream-facts.md#post-processing, #branches semantic order).
 #include <algorithm>
 #include <string>
 #include <vector>

@@ -53,7 +53,7 @@ struct MaskEntry {
 
 // One upstream `segments_info` entry.
 struct Segment {
-  int id = 0;          // the value this segment has in the map (panoptic ids may repeat, spec §8.31)
+  int id = 0;          // the value this segment has in the map (panoptic ids may repeat, docs/design/upstream-facts.md#post-processing)
   int label = 0;       // upstream category_id / label_id
   float score = 0;
   bool isthing = true;

@@ -1,5 +1,5 @@
-// Visual grounding (spec §5.7): upstream vgdseg_postprocess_fn = instance post-processing with regions as
-// classes, a canvas starting at 255, and the prompt masks resized alongside.
+// Visual grounding (docs/design/upstream-facts.md#post-processing): upstream vgdseg_postprocess_fn = instance
+// post-processing with regions as classes, a canvas starting at 255, and the prompt masks resized alongside.
 #include "postprocess/scoring.h"
 
 #include <string>

@@ -1,5 +1,6 @@
-// Prompt assembly (spec §3.1, §3.2, §5.0, §5.1): task request → conversation turns → the phi3_chat
-// template → ids with <image>/<region> sentinels, plus the phrase (cond) and <SEG> index of every id.
+// Prompt assembly (docs/design/upstream-facts.md#tokenization, #chat-template, #execution-modes,
+// #tasks-and-templates): task request → conversation turns → the phi3_chat template → ids with <image>/<region>
+// sentinels, plus the phrase (cond) and <SEG> index of every id.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -18,7 +19,7 @@ struct Turn {
 };
 
 struct PromptOptions {
-  bool add_bos = false;        // DECISIONS A5: off by default (upstream demo)
+  bool add_bos = false;        // docs/design/decisions.md#prompt-reproduction: off by default (upstream demo)
   bool answer_suffix = true;   // "<|end|>" after a teacher-forced answer (upstream drops it for GCG)
 };
 
@@ -51,7 +52,8 @@ std::vector<Turn> build_turns(const TaskRequest& request);
 PreparedPrompt prepare_prompt(const Tokenizer& tokenizer, const ModelConfig& config, const std::vector<Turn>& turns,
                               const PromptOptions& options);
 
-// cond/seg indices of an id list (spec §2.8): i-th <p> zipped with i-th </p>; k-th <SEG>.
+// cond/seg indices of an id list (docs/design/upstream-facts.md#llm-to-decoder-embeddings): i-th <p> zipped with i-th
+// </p>; k-th <SEG>.
 void assign_phrase_and_seg_ids(const std::vector<int64_t>& ids, const TokenIds& tokens, std::vector<int64_t>* cond_ids,
                                std::vector<int64_t>* seg_ids);
 

@@ -1,6 +1,7 @@
-// Tasks: what each X-SAM task asks the model (question/answer templates of spec §5.1, index 0 is the
-// default), how its answer is produced (teacher-forced or generated, spec §5.0), and which
-// post-processing reads the decoder output. Plain data; no torch.
+// Tasks: what each X-SAM task asks the model (question/answer templates of
+// docs/design/upstream-facts.md#tasks-and-templates, index 0 is the default), how its answer is produced
+// (teacher-forced or generated, docs/design/upstream-facts.md#execution-modes), and which post-processing reads the
+// decoder output. Plain data; no torch.
 #pragma once
 #include <string>
 #include <vector>
@@ -10,9 +11,10 @@ namespace xsam {
 enum class Task { Auto, Chat, Semantic, Instance, Panoptic, Referring, Reasoning, Gcg, Interactive, Vgd, OpenVocab };
 enum class Mode { Default, TeacherForced, Generate };
 
-// How the decoder's conditions are laid out (spec §2.8 _process_embeds).
+// How the decoder's conditions are laid out (docs/design/upstream-facts.md#llm-to-decoder-embeddings
+// _process_embeds).
 enum class CondLayout {
-  None,       // chat: text only (unless the answer grounds phrases, DECISIONS A6)
+  None,       // chat: text only (unless the answer grounds phrases, docs/design/decisions.md#where-upstream-fails)
   Shared,     // generic / open-vocab / GCG / interactive / VGD: one decoder row, bg last
   PerPhrase,  // referring / reasoning: one decoder row per <SEG>, all phrases + bg as classes
 };
@@ -24,7 +26,8 @@ CondLayout cond_layout(Task t);
 bool is_generic(Task t);                       // semantic / instance / panoptic / open-vocab
 Mode default_mode(Task t);                     // teacher-forced for fixed answers, generate for chat / GCG
 
-// Template lists (spec §5.1). Empty for chat (the question is the user's text).
+// Template lists (docs/design/upstream-facts.md#tasks-and-templates). Empty for chat (the question is the user's
+// text).
 const std::vector<std::string>& question_templates(Task t);
 const std::vector<std::string>& answer_templates(Task t);
 

@@ -1,9 +1,9 @@
 // Finds and loads the SentencePiece plugin (libxsam_tokenizer.so) into a private link-map namespace.
 //
 // dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL) gives the plugin its own copies of SentencePiece,
-// protobuf-lite and the C/C++ runtimes, so they never meet libtorch's protobuf (DECISIONS.md B4).
-// RTLD_DEEPBIND is not used: AddressSanitizer aborts on it. A plugin is loaded at most once per path
-// and never unloaded (link-map namespaces are a scarce resource: glibc has 16).
+// protobuf-lite and the C/C++ runtimes, so they never meet libtorch's protobuf
+// (docs/design/decisions.md#tokenizer-isolation). RTLD_DEEPBIND is not used: AddressSanitizer aborts on it. A plugin
+// is loaded at most once per path and never unloaded (link-map namespaces are a scarce resource: glibc has 16).
 #pragma once
 #include <string>
 #include <vector>

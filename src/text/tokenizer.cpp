@@ -36,8 +36,8 @@ void write_file(const std::string& path, const std::string& bytes) {
   if (!out) fail(Status::Io, path + ": write error");
 }
 
-// Slow tokenizer (LlamaTokenizer, legacy=False), spec §3.1 "Slow tokenizer", steps 1-5.
-// replace_all(text, "▁", " ") that carries the user-text flags along.
+// Slow tokenizer (LlamaTokenizer, legacy=False), docs/design/upstream-facts.md#tokenization (the slow rule), steps
+// 1-5. replace_all(text, "▁", " ") that carries the user-text flags along.
 std::string spaces_for_symbols(const std::string& text, const std::vector<bool>& user, std::vector<bool>* user_out) {
   const std::string symbol = kSpaceSymbol;
   std::string out;

@@ -1,7 +1,8 @@
 // xsam::Tokenizer — text <-> ids exactly as upstream X-SAM's Hugging Face tokenizer, in either mode:
 //  - TokenizerMode::Fast: LlamaTokenizerFast from Phi-3's tokenizer.json (what upstream runs; real models);
 //  - TokenizerMode::Slow: LlamaTokenizer (legacy=False) from tokenizer.model (the golden sets).
-// Rules: spec §3.1 and shared/fixtures/llama-spm/SOURCE.md; checked on cases.json / cases_fast.json.
+// Rules: docs/design/upstream-facts.md#tokenization and tests/data/tokenizer/SOURCE.md; checked on cases.json /
+// cases_fast.json.
 //
 // Built from a model directory (tokenizer.model plus the added tokens in either layout of
 // tokenizer_added_tokens.h). SentencePiece runs in the isolated plugin (plugin_loader.h). A Tokenizer
@@ -30,7 +31,7 @@ struct TokenizerOptions {
   bool add_xsam_tokens = true;  // append <SEG> <p> </p> (next free ids) when the files lack them
 };
 
-// upstream encode_fn's chunking (spec §3.1 "Chunking and sentinels").
+// upstream encode_fn's chunking (docs/design/upstream-facts.md#tokenization).
 struct ChunkOptions {
   int64_t image_sentinel = -200;   // for "<image>"
   int64_t region_sentinel = -300;  // for "<region>"

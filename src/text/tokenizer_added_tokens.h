@@ -5,7 +5,8 @@
 //  (a) xsam: `added_tokens.json` = {"format": "xsam-added-tokens", "format_version": 1, "legacy": false,
 //      "bos_token", "eos_token", "unk_token", "pad_token": contents (or null),
 //      "added_tokens": [{"id", "content", "lstrip", "rstrip", "normalized", "special", "all_special"}]}
-//      — self-contained; other tokenizer files in the directory are not read. DECISIONS.md A4.
+//      — self-contained; other tokenizer files in the directory are not read.
+// docs/design/decisions.md#tokenizer-mode.
 //  (b) HF / golden: `tokenizer_config.json` (`added_tokens_decoder` with the flags, bos/eos/unk/pad,
 //      `additional_special_tokens`, `legacy`), optional `special_tokens_map.json`, optional
 //      `added_tokens.json` as a plain {content: id} map (checked against the config), optional
