@@ -1,14 +1,15 @@
 #include "core/config.h"
 
-#include <sys/stat.h>
-
 #include <cmath>
+#include <type_traits>
+#include <variant>
 #include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json_fields.h"
 
 namespace xsam {
@@ -93,81 +94,364 @@ void apply_preset(ModelConfig& c, const std::string& preset) {
   }
 }
 
-// ---------------------------------------------------------------- xsam-model format
+// ---------------------------------------------------------------- the field tables
+//
+// One row per config field: its key in xsam's config.json, its key in the upstream part's to_dict() (nullptr:
+// not read from there, or derived by hand in parse_upstream_config), how it is read (which also bounds it),
+// whether xsam's config may leave it out (then the preset's value stays), and what validation checks beyond
+// the reading. One table per struct drives parse_model_config, parse_upstream_config, model_config_to_json and
+// validate_model_config, so a field is added in one place.
 
-static void to_json_enums(json& j, const ModelConfig& c) {
-  j["tokenizer"] = {{"mode", to_string(c.tokenizer.mode)}};
+namespace {
+
+enum class Kind { Positive, SmallInt, Integer, Real, Bool, IntList, RealList, String, Enum };
+enum class Check { None, FiniteNonNegative, FinitePositive, Finite };
+
+// An enum field: its spelling in config.json, and the parser of that spelling (which names `path` when
+// the value is unknown).
+template <class S>
+struct EnumAccess {
+  const char* (*get)(const S&);
+  void (*set)(S&, const std::string& value, const std::string& path);
+};
+
+template <class S>
+using Member = std::variant<int S::*, int64_t S::*, double S::*, bool S::*, std::vector<int> S::*,
+                            std::vector<double> S::*, std::string S::*, EnumAccess<S>>;
+
+template <class S>
+struct Field {
+  const char* name;
+  const char* upstream;
+  Kind kind;
+  Member<S> member;
+  bool optional = false;
+  Check check = Check::None;
+};
+
+template <class S>
+using Table = std::vector<Field<S>>;
+
+template <class S>
+void read_field(const Fields& f, const std::string& key, const Field<S>& field, S& s) {
+  const Member<S>& m = field.member;
+  switch (field.kind) {
+    case Kind::Positive: s.*std::get<int S::*>(m) = f.positive(key); break;
+    case Kind::SmallInt: s.*std::get<int S::*>(m) = f.small_int(key); break;
+    case Kind::Integer: s.*std::get<int64_t S::*>(m) = f.integer(key); break;
+    case Kind::Real: s.*std::get<double S::*>(m) = f.real(key); break;
+    case Kind::Bool: s.*std::get<bool S::*>(m) = f.boolean(key); break;
+    case Kind::IntList: s.*std::get<std::vector<int> S::*>(m) = f.int_list(key); break;
+    case Kind::RealList: s.*std::get<std::vector<double> S::*>(m) = f.real_list(key); break;
+    case Kind::String: s.*std::get<std::string S::*>(m) = f.str(key); break;
+    case Kind::Enum: std::get<EnumAccess<S>>(m).set(s, f.str(key), f.path(key)); break;
+  }
 }
+
+// xsam's config.json: every row, under its own name.
+template <class S>
+void read_fields(const Fields& f, const Table<S>& table, S& s) {
+  for (const auto& field : table)
+    if (!field.optional || f.has(field.name)) read_field(f, field.name, field, s);
+}
+
+// An upstream part's to_dict(): the rows that have an upstream name.
+template <class S>
+void read_upstream_fields(const Fields& f, const Table<S>& table, S& s) {
+  for (const auto& field : table)
+    if (field.upstream) read_field(f, field.upstream, field, s);
+}
+
+template <class S>
+json fields_to_json(const Table<S>& table, const S& s) {
+  json j = json::object();
+  for (const auto& field : table) {
+    std::visit(
+        [&](const auto& m) {
+          using M = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<M, EnumAccess<S>>) j[field.name] = m.get(s);
+          else j[field.name] = s.*m;
+        },
+        field.member);
+  }
+  return j;
+}
+
+template <class S>
+void check_fields(const Table<S>& table, const S& s, const char* part, const ModelConfig& c);
+
+const Table<SiglipConfig>& siglip_fields() {
+  using S = SiglipConfig;
+  static const Table<S> t = {
+      {"hidden_size", "hidden_size", Kind::Positive, &S::hidden_size},
+      {"intermediate_size", "intermediate_size", Kind::Positive, &S::intermediate_size},
+      {"num_layers", "num_hidden_layers", Kind::Positive, &S::num_layers},
+      {"num_heads", "num_attention_heads", Kind::Positive, &S::num_heads},
+      {"num_channels", "num_channels", Kind::Positive, &S::num_channels},
+      {"image_size", "image_size", Kind::Positive, &S::image_size},
+      {"patch_size", "patch_size", Kind::Positive, &S::patch_size},
+      {"layer_norm_eps", "layer_norm_eps", Kind::Real, &S::layer_norm_eps, false, Check::FiniteNonNegative},
+      {"select_hidden_state", nullptr, Kind::SmallInt, &S::select_hidden_state},
+      {"select_token_start", nullptr, Kind::SmallInt, &S::select_token_start},
+  };
+  return t;
+}
+
+const Table<ProjectorConfig>& projector_fields() {
+  using S = ProjectorConfig;
+  static const Table<S> t = {
+      {"in_features", "visual_hidden_size", Kind::Positive, &S::in_features},
+      {"out_features", "llm_hidden_size", Kind::Positive, &S::out_features},
+      {"downsample_ratio", "downsample_ratio", Kind::Real, &S::downsample_ratio},
+      {"depth", "depth", Kind::Positive, &S::depth},
+      {"bias", "bias", Kind::Bool, &S::bias},
+  };
+  return t;
+}
+
+const Table<SamEncoderConfig>& sam_fields() {
+  using S = SamEncoderConfig;
+  static const Table<S> t = {
+      {"hidden_size", "hidden_size", Kind::Positive, &S::hidden_size},
+      {"num_layers", "num_hidden_layers", Kind::Positive, &S::num_layers},
+      {"num_heads", "num_attention_heads", Kind::Positive, &S::num_heads},
+      {"num_channels", "num_channels", Kind::Positive, &S::num_channels},
+      {"image_size", "image_size", Kind::Positive, &S::image_size},
+      {"patch_size", "patch_size", Kind::Positive, &S::patch_size},
+      {"mlp_dim", "mlp_dim", Kind::Positive, &S::mlp_dim},
+      {"layer_norm_eps", "layer_norm_eps", Kind::Real, &S::layer_norm_eps, false, Check::FiniteNonNegative},
+      {"qkv_bias", "qkv_bias", Kind::Bool, &S::qkv_bias},
+      {"use_abs_pos", "use_abs_pos", Kind::Bool, &S::use_abs_pos},
+      {"use_rel_pos", "use_rel_pos", Kind::Bool, &S::use_rel_pos},
+      {"window_size", "window_size", Kind::SmallInt, &S::window_size},
+      {"global_attn_indexes", "global_attn_indexes", Kind::IntList, &S::global_attn_indexes},
+      {"output_channels", "output_channels", Kind::Positive, &S::output_channels},
+      {"llm_hidden_state", nullptr, Kind::SmallInt, &S::llm_hidden_state},
+      {"connector_hidden_states", nullptr, Kind::IntList, &S::connector_hidden_states},
+  };
+  return t;
+}
+
+const Table<ConnectorConfig>& connector_fields() {
+  using S = ConnectorConfig;
+  static const Table<S> t = {
+      {"in_channels", "segmentor_encoder_channels", Kind::IntList, &S::in_channels},
+      {"hidden_channels", "hidden_channels", Kind::Positive, &S::hidden_channels},
+      {"scale_factors", "scale_factor", Kind::RealList, &S::scale_factors},
+      {"bias", "bias", Kind::Bool, &S::bias},
+      {"layer_norm_eps", nullptr, Kind::Real, &S::layer_norm_eps, false, Check::FiniteNonNegative},
+  };
+  return t;
+}
+
+const Table<SamplerConfig>& sampler_fields() {
+  using S = SamplerConfig;
+  static const Table<S> t = {
+      {"num_sample_point", "num_sample_point", Kind::Positive, &S::num_sample_point},
+      {"pooling", nullptr, Kind::Enum,
+       EnumAccess<S>{[](const S& s) { return s.pooling == RegionPooling::Max ? "max" : "mean"; },
+                     [](S& s, const std::string& v, const std::string& path) {
+                       if (v == "max") s.pooling = RegionPooling::Max;
+                       else if (v == "mean") s.pooling = RegionPooling::Mean;
+                       else fail(Status::Format, path + ": must be \"max\" or \"mean\", got '" + v + "'");
+                     }},
+       true},
+      {"pooling_kernel", nullptr, Kind::Positive, &S::pooling_kernel, true},
+  };
+  return t;
+}
+
+const Table<Phi3Config>& llm_fields() {
+  using S = Phi3Config;
+  static const Table<S> t = {
+      {"vocab_size", "vocab_size", Kind::Positive, &S::vocab_size},
+      {"hidden_size", "hidden_size", Kind::Positive, &S::hidden_size},
+      {"intermediate_size", "intermediate_size", Kind::Positive, &S::intermediate_size},
+      {"num_layers", "num_hidden_layers", Kind::Positive, &S::num_layers},
+      {"num_heads", "num_attention_heads", Kind::Positive, &S::num_heads},
+      {"num_kv_heads", "num_key_value_heads", Kind::Positive, &S::num_kv_heads},
+      {"max_position_embeddings", "max_position_embeddings", Kind::Positive, &S::max_position_embeddings},
+      {"rms_norm_eps", "rms_norm_eps", Kind::Real, &S::rms_norm_eps, false, Check::FiniteNonNegative},
+      {"rope_theta", "rope_theta", Kind::Real, &S::rope_theta, false, Check::FinitePositive},
+      {"sliding_window_keys", nullptr, Kind::SmallInt, &S::sliding_window_keys},
+  };
+  return t;
+}
+
+const Table<Mask2FormerConfig>& mask2former_fields() {
+  using S = Mask2FormerConfig;
+  static const Table<S> t = {
+      {"feature_channels", "feature_channels", Kind::IntList, &S::feature_channels},
+      {"num_feature_levels", "num_feature_levels", Kind::Positive, &S::num_feature_levels},
+      {"feature_size", "feature_size", Kind::Positive, &S::feature_size},
+      {"mask_feature_size", "mask_feature_size", Kind::Positive, &S::mask_feature_size},
+      {"hidden_dim", "hidden_dim", Kind::Positive, &S::hidden_dim},
+      {"encoder_feedforward_dim", "encoder_feedforward_dim", Kind::Positive, &S::encoder_feedforward_dim},
+      {"encoder_layers", "encoder_layers", Kind::Positive, &S::encoder_layers},
+      {"decoder_layers", "decoder_layers", Kind::Positive, &S::decoder_layers},
+      {"num_heads", "num_attention_heads", Kind::Positive, &S::num_heads},
+      {"dim_feedforward", "dim_feedforward", Kind::Positive, &S::dim_feedforward},
+      {"num_queries", "num_queries", Kind::Positive, &S::num_queries},
+      {"common_stride", "common_stride", Kind::Positive, &S::common_stride},
+      {"feature_strides", "feature_strides", Kind::IntList, &S::feature_strides},
+      {"num_points", nullptr, Kind::Positive, &S::num_points},
+      {"group_norm_groups", nullptr, Kind::Positive, &S::group_norm_groups},
+      {"layer_norm_eps", nullptr, Kind::Real, &S::layer_norm_eps, false, Check::FiniteNonNegative},
+      {"mask_image_size", nullptr, Kind::Positive, &S::mask_image_size},
+  };
+  return t;
+}
+
+const Table<ClassHeadConfig>& class_head_fields() {
+  using S = ClassHeadConfig;
+  static const Table<S> t = {
+      {"logit_clamp", nullptr, Kind::Real, &S::logit_clamp, false, Check::FinitePositive},
+      {"masked_fill", nullptr, Kind::Real, &S::masked_fill, false, Check::Finite},
+      {"pad_with_bg_minus", nullptr, Kind::Bool, &S::pad_with_bg_minus},
+  };
+  return t;
+}
+
+const Table<TokenIds>& token_fields() {
+  using S = TokenIds;
+  static const Table<S> t = {
+      {"bos", nullptr, Kind::Integer, &S::bos},
+      {"eos", nullptr, Kind::Integer, &S::eos},
+      {"pad", nullptr, Kind::Integer, &S::pad},
+      {"end", nullptr, Kind::Integer, &S::end},
+      {"user", nullptr, Kind::Integer, &S::user},
+      {"assistant", nullptr, Kind::Integer, &S::assistant},
+      {"seg", nullptr, Kind::Integer, &S::seg},
+      {"p_start", nullptr, Kind::Integer, &S::p_start},
+      {"p_end", nullptr, Kind::Integer, &S::p_end},
+      {"image_sentinel", nullptr, Kind::Integer, &S::image_sentinel},
+      {"region_sentinel", nullptr, Kind::Integer, &S::region_sentinel},
+  };
+  return t;
+}
+
+const Table<TokenizerConfig>& tokenizer_fields() {
+  using S = TokenizerConfig;
+  static const Table<S> t = {
+      {"mode", nullptr, Kind::Enum,
+       EnumAccess<S>{[](const S& s) { return to_string(s.mode); },
+                     [](S& s, const std::string& v, const std::string& path) {
+                       if (v == "fast") s.mode = TokenizerMode::Fast;
+                       else if (v == "slow") s.mode = TokenizerMode::Slow;
+                       else fail(Status::Format, path + ": must be \"fast\" or \"slow\", got '" + v + "'");
+                     }}},
+  };
+  return t;
+}
+
+const Table<PreprocessConfig>& preprocess_fields() {
+  using S = PreprocessConfig;
+  static const Table<S> t = {
+      {"siglip_size", nullptr, Kind::Positive, &S::siglip_size},
+      {"siglip_resample", nullptr, Kind::Enum,
+       EnumAccess<S>{[](const S& s) { return to_string(s.siglip_resample); },
+                     [](S& s, const std::string& v, const std::string& path) {
+                       s.siglip_resample = resample_from_string(v, path);
+                     }}},
+      {"expand_to_square", nullptr, Kind::Bool, &S::expand_to_square},
+      {"siglip_mean", nullptr, Kind::RealList, &S::siglip_mean},
+      {"siglip_std", nullptr, Kind::RealList, &S::siglip_std},
+      {"sam_size", nullptr, Kind::Positive, &S::sam_size},
+      {"sam_resample", nullptr, Kind::Enum,
+       EnumAccess<S>{[](const S& s) { return to_string(s.sam_resample); },
+                     [](S& s, const std::string& v, const std::string& path) {
+                       s.sam_resample = resample_from_string(v, path);
+                     }}},
+      {"sam_mean", nullptr, Kind::RealList, &S::sam_mean},
+      {"sam_std", nullptr, Kind::RealList, &S::sam_std},
+  };
+  return t;
+}
+
+// Every behaviour field is optional: the preset filled it, a present one overrides.
+const Table<BehaviourConfig>& behaviour_fields() {
+  using S = BehaviourConfig;
+  static const Table<S> t = {
+      {"image_token_text", nullptr, Kind::String, &S::image_token_text, true},
+      {"drop_blank_chunks", nullptr, Kind::Bool, &S::drop_blank_chunks, true},
+      {"semantic_order", nullptr, Kind::Enum,
+       EnumAccess<S>{[](const S& s) {
+                       return s.semantic_order == SemanticOrder::ProbsThenResize ? "probs_then_resize"
+                                                                                 : "resize_logits_then_probs";
+                     },
+                     [](S& s, const std::string& v, const std::string& path) {
+                       if (v == "probs_then_resize") s.semantic_order = SemanticOrder::ProbsThenResize;
+                       else if (v == "resize_logits_then_probs") s.semantic_order = SemanticOrder::ResizeLogitsThenProbs;
+                       else fail(Status::Format, path + ": unknown value '" + v + "'");
+                     }},
+       true},
+      {"intseg_iou", nullptr, Kind::Enum,
+       EnumAccess<S>{[](const S& s) { return s.intseg_iou == IntsegIou::Box ? "box" : "mask"; },
+                     [](S& s, const std::string& v, const std::string& path) {
+                       if (v == "box") s.intseg_iou = IntsegIou::Box;
+                       else if (v == "mask") s.intseg_iou = IntsegIou::Mask;
+                       else fail(Status::Format, path + ": unknown value '" + v + "'");
+                     }},
+       true},
+      {"text_cleanup", nullptr, Kind::Enum,
+       EnumAccess<S>{[](const S& s) { return s.text_cleanup == TextCleanup::Aaai26 ? "aaai26" : "main"; },
+                     [](S& s, const std::string& v, const std::string& path) {
+                       if (v == "aaai26") s.text_cleanup = TextCleanup::Aaai26;
+                       else if (v == "main") s.text_cleanup = TextCleanup::Main;
+                       else fail(Status::Format, path + ": unknown value '" + v + "'");
+                     }},
+       true},
+      {"instance_things_only", nullptr, Kind::Bool, &S::instance_things_only, true},
+      {"refseg_repeat_features", nullptr, Kind::Bool, &S::refseg_repeat_features, true},
+      {"max_new_tokens", nullptr, Kind::Positive, &S::max_new_tokens, true},
+      {"key_vision_prefix", nullptr, Kind::String, &S::key_vision_prefix, true},
+      {"key_logit_scale", nullptr, Kind::String, &S::key_logit_scale, true},
+  };
+  return t;
+}
+
+void require(bool ok, const ModelConfig& c, const std::string& what) {
+  if (!ok) fail(Status::Format, c.source + ": invalid config: " + what);
+}
+
+template <class S>
+void check_fields(const Table<S>& table, const S& s, const char* part, const ModelConfig& c) {
+  for (const auto& field : table) {
+    if (field.check == Check::None) continue;
+    const double v = s.*std::get<double S::*>(field.member);
+    const std::string name = std::string(part) + "." + field.name;
+    switch (field.check) {
+      case Check::FiniteNonNegative: require(std::isfinite(v) && v >= 0, c, name + " must be a finite number >= 0"); break;
+      case Check::FinitePositive: require(std::isfinite(v) && v > 0, c, name + " must be a finite number > 0"); break;
+      case Check::Finite: require(std::isfinite(v), c, name + " must be finite"); break;
+      case Check::None: break;
+    }
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- xsam-model format
 
 json model_config_to_json(const ModelConfig& c) {
   json j;
   j["format"] = "xsam-model";
   j["format_version"] = 1;
   j["preset"] = c.behaviour.preset;
-  const auto& s = c.siglip;
-  j["siglip"] = {{"hidden_size", s.hidden_size}, {"intermediate_size", s.intermediate_size},
-                 {"num_layers", s.num_layers}, {"num_heads", s.num_heads}, {"num_channels", s.num_channels},
-                 {"image_size", s.image_size}, {"patch_size", s.patch_size}, {"layer_norm_eps", s.layer_norm_eps},
-                 {"select_hidden_state", s.select_hidden_state}, {"select_token_start", s.select_token_start}};
-  auto proj = [](const ProjectorConfig& p) {
-    return json{{"in_features", p.in_features}, {"out_features", p.out_features},
-                {"downsample_ratio", p.downsample_ratio}, {"depth", p.depth}, {"bias", p.bias}};
-  };
-  j["visual_projector"] = proj(c.visual_projector);
-  j["seg_projector"] = proj(c.seg_projector);
-  j["llm_projector"] = proj(c.llm_projector);
-  const auto& m = c.sam;
-  j["sam"] = {{"hidden_size", m.hidden_size}, {"num_layers", m.num_layers}, {"num_heads", m.num_heads},
-              {"num_channels", m.num_channels}, {"image_size", m.image_size}, {"patch_size", m.patch_size},
-              {"mlp_dim", m.mlp_dim}, {"layer_norm_eps", m.layer_norm_eps}, {"qkv_bias", m.qkv_bias},
-              {"use_abs_pos", m.use_abs_pos}, {"use_rel_pos", m.use_rel_pos}, {"window_size", m.window_size},
-              {"global_attn_indexes", m.global_attn_indexes}, {"output_channels", m.output_channels},
-              {"llm_hidden_state", m.llm_hidden_state}, {"connector_hidden_states", m.connector_hidden_states}};
-  j["connector"] = {{"in_channels", c.connector.in_channels}, {"hidden_channels", c.connector.hidden_channels},
-                    {"scale_factors", c.connector.scale_factors}, {"bias", c.connector.bias},
-                    {"layer_norm_eps", c.connector.layer_norm_eps}};
-  j["sampler"] = {{"num_sample_point", c.sampler.num_sample_point},
-                  {"pooling", c.sampler.pooling == RegionPooling::Max ? "max" : "mean"},
-                  {"pooling_kernel", c.sampler.pooling_kernel}};
-  const auto& l = c.llm;
-  j["llm"] = {{"vocab_size", l.vocab_size}, {"hidden_size", l.hidden_size},
-              {"intermediate_size", l.intermediate_size}, {"num_layers", l.num_layers},
-              {"num_heads", l.num_heads}, {"num_kv_heads", l.num_kv_heads},
-              {"max_position_embeddings", l.max_position_embeddings}, {"rms_norm_eps", l.rms_norm_eps},
-              {"rope_theta", l.rope_theta}, {"sliding_window_keys", l.sliding_window_keys}};
-  const auto& d = c.mask2former;
-  j["mask2former"] = {{"feature_channels", d.feature_channels}, {"num_feature_levels", d.num_feature_levels},
-                      {"feature_size", d.feature_size}, {"mask_feature_size", d.mask_feature_size},
-                      {"hidden_dim", d.hidden_dim}, {"encoder_feedforward_dim", d.encoder_feedforward_dim},
-                      {"encoder_layers", d.encoder_layers}, {"decoder_layers", d.decoder_layers},
-                      {"num_heads", d.num_heads}, {"dim_feedforward", d.dim_feedforward},
-                      {"num_queries", d.num_queries}, {"common_stride", d.common_stride},
-                      {"feature_strides", d.feature_strides}, {"num_points", d.num_points},
-                      {"group_norm_groups", d.group_norm_groups}, {"layer_norm_eps", d.layer_norm_eps},
-                      {"mask_image_size", d.mask_image_size}};
-  j["class_head"] = {{"logit_clamp", c.class_head.logit_clamp}, {"masked_fill", c.class_head.masked_fill},
-                     {"pad_with_bg_minus", c.class_head.pad_with_bg_minus}};
-  const auto& t = c.tokens;
-  j["tokens"] = {{"bos", t.bos}, {"eos", t.eos}, {"pad", t.pad}, {"end", t.end}, {"user", t.user},
-                 {"assistant", t.assistant}, {"seg", t.seg}, {"p_start", t.p_start}, {"p_end", t.p_end},
-                 {"image_sentinel", t.image_sentinel}, {"region_sentinel", t.region_sentinel}};
-  to_json_enums(j, c);
-  const auto& p = c.preprocess;
-  j["preprocess"] = {{"siglip_size", p.siglip_size}, {"siglip_resample", to_string(p.siglip_resample)},
-                     {"expand_to_square", p.expand_to_square}, {"siglip_mean", p.siglip_mean},
-                     {"siglip_std", p.siglip_std}, {"sam_size", p.sam_size},
-                     {"sam_resample", to_string(p.sam_resample)}, {"sam_mean", p.sam_mean},
-                     {"sam_std", p.sam_std}};
-  const auto& b = c.behaviour;
-  j["behaviour"] = {{"image_token_text", b.image_token_text}, {"drop_blank_chunks", b.drop_blank_chunks},
-                    {"semantic_order", b.semantic_order == SemanticOrder::ProbsThenResize ? "probs_then_resize"
-                                                                                          : "resize_logits_then_probs"},
-                    {"intseg_iou", b.intseg_iou == IntsegIou::Box ? "box" : "mask"},
-                    {"text_cleanup", b.text_cleanup == TextCleanup::Aaai26 ? "aaai26" : "main"},
-                    {"instance_things_only", b.instance_things_only},
-                    {"refseg_repeat_features", b.refseg_repeat_features},
-                    {"max_new_tokens", b.max_new_tokens}, {"key_vision_prefix", b.key_vision_prefix},
-                    {"key_logit_scale", b.key_logit_scale}};
+  j["siglip"] = fields_to_json(siglip_fields(), c.siglip);
+  j["visual_projector"] = fields_to_json(projector_fields(), c.visual_projector);
+  j["seg_projector"] = fields_to_json(projector_fields(), c.seg_projector);
+  j["llm_projector"] = fields_to_json(projector_fields(), c.llm_projector);
+  j["sam"] = fields_to_json(sam_fields(), c.sam);
+  j["connector"] = fields_to_json(connector_fields(), c.connector);
+  j["sampler"] = fields_to_json(sampler_fields(), c.sampler);
+  j["llm"] = fields_to_json(llm_fields(), c.llm);
+  j["mask2former"] = fields_to_json(mask2former_fields(), c.mask2former);
+  j["class_head"] = fields_to_json(class_head_fields(), c.class_head);
+  j["tokens"] = fields_to_json(token_fields(), c.tokens);
+  j["tokenizer"] = fields_to_json(tokenizer_fields(), c.tokenizer);
+  j["preprocess"] = fields_to_json(preprocess_fields(), c.preprocess);
+  j["behaviour"] = fields_to_json(behaviour_fields(), c.behaviour);
   return j;
 }
 
@@ -181,164 +465,20 @@ ModelConfig parse_model_config(const json& root, const std::string& source) {
   ModelConfig c;
   c.source = source;
   apply_preset(c, top.str("preset"));
-
-  Fields s = top.object("siglip");
-  c.siglip.hidden_size = s.positive("hidden_size");
-  c.siglip.intermediate_size = s.positive("intermediate_size");
-  c.siglip.num_layers = s.positive("num_layers");
-  c.siglip.num_heads = s.positive("num_heads");
-  c.siglip.num_channels = s.positive("num_channels");
-  c.siglip.image_size = s.positive("image_size");
-  c.siglip.patch_size = s.positive("patch_size");
-  c.siglip.layer_norm_eps = s.real("layer_norm_eps");
-  c.siglip.select_hidden_state = s.small_int("select_hidden_state");
-  c.siglip.select_token_start = s.small_int("select_token_start");
-
-  auto proj = [&](const char* name, ProjectorConfig& p) {
-    Fields f = top.object(name);
-    p.in_features = f.positive("in_features");
-    p.out_features = f.positive("out_features");
-    p.downsample_ratio = f.real("downsample_ratio");
-    p.depth = f.positive("depth");
-    p.bias = f.boolean("bias");
-  };
-  proj("visual_projector", c.visual_projector);
-  proj("seg_projector", c.seg_projector);
-  proj("llm_projector", c.llm_projector);
-
-  Fields m = top.object("sam");
-  c.sam.hidden_size = m.positive("hidden_size");
-  c.sam.num_layers = m.positive("num_layers");
-  c.sam.num_heads = m.positive("num_heads");
-  c.sam.num_channels = m.positive("num_channels");
-  c.sam.image_size = m.positive("image_size");
-  c.sam.patch_size = m.positive("patch_size");
-  c.sam.mlp_dim = m.positive("mlp_dim");
-  c.sam.layer_norm_eps = m.real("layer_norm_eps");
-  c.sam.qkv_bias = m.boolean("qkv_bias");
-  c.sam.use_abs_pos = m.boolean("use_abs_pos");
-  c.sam.use_rel_pos = m.boolean("use_rel_pos");
-  c.sam.window_size = m.small_int("window_size");
-  c.sam.global_attn_indexes = m.int_list("global_attn_indexes");
-  c.sam.output_channels = m.positive("output_channels");
-  c.sam.llm_hidden_state = m.small_int("llm_hidden_state");
-  c.sam.connector_hidden_states = m.int_list("connector_hidden_states");
-
-  Fields k = top.object("connector");
-  c.connector.in_channels = k.int_list("in_channels");
-  c.connector.hidden_channels = k.positive("hidden_channels");
-  c.connector.scale_factors = k.real_list("scale_factors");
-  c.connector.bias = k.boolean("bias");
-  c.connector.layer_norm_eps = k.real("layer_norm_eps");
-
-  Fields sm = top.object("sampler");
-  c.sampler.num_sample_point = sm.positive("num_sample_point");
-  if (sm.has("pooling")) {  // otherwise the preset's choice
-    std::string pooling = sm.str("pooling");
-    if (pooling == "max") c.sampler.pooling = RegionPooling::Max;
-    else if (pooling == "mean") c.sampler.pooling = RegionPooling::Mean;
-    else fail(Status::Format, sm.path("pooling") + ": must be \"max\" or \"mean\", got '" + pooling + "'");
-  }
-  if (sm.has("pooling_kernel")) c.sampler.pooling_kernel = sm.positive("pooling_kernel");
-
-  Fields l = top.object("llm");
-  c.llm.vocab_size = l.positive("vocab_size");
-  c.llm.hidden_size = l.positive("hidden_size");
-  c.llm.intermediate_size = l.positive("intermediate_size");
-  c.llm.num_layers = l.positive("num_layers");
-  c.llm.num_heads = l.positive("num_heads");
-  c.llm.num_kv_heads = l.positive("num_kv_heads");
-  c.llm.max_position_embeddings = l.positive("max_position_embeddings");
-  c.llm.rms_norm_eps = l.real("rms_norm_eps");
-  c.llm.rope_theta = l.real("rope_theta");
-  c.llm.sliding_window_keys = l.small_int("sliding_window_keys");
-
-  Fields d = top.object("mask2former");
-  c.mask2former.feature_channels = d.int_list("feature_channels");
-  c.mask2former.num_feature_levels = d.positive("num_feature_levels");
-  c.mask2former.feature_size = d.positive("feature_size");
-  c.mask2former.mask_feature_size = d.positive("mask_feature_size");
-  c.mask2former.hidden_dim = d.positive("hidden_dim");
-  c.mask2former.encoder_feedforward_dim = d.positive("encoder_feedforward_dim");
-  c.mask2former.encoder_layers = d.positive("encoder_layers");
-  c.mask2former.decoder_layers = d.positive("decoder_layers");
-  c.mask2former.num_heads = d.positive("num_heads");
-  c.mask2former.dim_feedforward = d.positive("dim_feedforward");
-  c.mask2former.num_queries = d.positive("num_queries");
-  c.mask2former.common_stride = d.positive("common_stride");
-  c.mask2former.feature_strides = d.int_list("feature_strides");
-  c.mask2former.num_points = d.positive("num_points");
-  c.mask2former.group_norm_groups = d.positive("group_norm_groups");
-  c.mask2former.layer_norm_eps = d.real("layer_norm_eps");
-  c.mask2former.mask_image_size = d.positive("mask_image_size");
-
-  if (top.has("class_head")) {  // otherwise the preset's choice
-    Fields h = top.object("class_head");
-    c.class_head.logit_clamp = h.real("logit_clamp");
-    c.class_head.masked_fill = h.real("masked_fill");
-    c.class_head.pad_with_bg_minus = h.boolean("pad_with_bg_minus");
-  }
-
-  Fields t = top.object("tokens");
-  c.tokens.bos = t.integer("bos");
-  c.tokens.eos = t.integer("eos");
-  c.tokens.pad = t.integer("pad");
-  c.tokens.end = t.integer("end");
-  c.tokens.user = t.integer("user");
-  c.tokens.assistant = t.integer("assistant");
-  c.tokens.seg = t.integer("seg");
-  c.tokens.p_start = t.integer("p_start");
-  c.tokens.p_end = t.integer("p_end");
-  c.tokens.image_sentinel = t.integer("image_sentinel");
-  c.tokens.region_sentinel = t.integer("region_sentinel");
-
-  Fields tk = top.object("tokenizer");
-  std::string mode = tk.str("mode");
-  if (mode == "fast") c.tokenizer.mode = TokenizerMode::Fast;
-  else if (mode == "slow") c.tokenizer.mode = TokenizerMode::Slow;
-  else fail(Status::Format, tk.path("mode") + ": must be \"fast\" or \"slow\", got '" + mode + "'");
-
-  Fields p = top.object("preprocess");
-  c.preprocess.siglip_size = p.positive("siglip_size");
-  c.preprocess.siglip_resample = resample_from_string(p.str("siglip_resample"), p.path("siglip_resample"));
-  c.preprocess.expand_to_square = p.boolean("expand_to_square");
-  c.preprocess.siglip_mean = p.real_list("siglip_mean");
-  c.preprocess.siglip_std = p.real_list("siglip_std");
-  c.preprocess.sam_size = p.positive("sam_size");
-  c.preprocess.sam_resample = resample_from_string(p.str("sam_resample"), p.path("sam_resample"));
-  c.preprocess.sam_mean = p.real_list("sam_mean");
-  c.preprocess.sam_std = p.real_list("sam_std");
-
-  // Behaviour: every field optional (the preset already filled it); present ones override.
-  if (top.has("behaviour")) {
-    Fields b = top.object("behaviour");
-    auto& bc = c.behaviour;
-    if (b.has("image_token_text")) bc.image_token_text = b.str("image_token_text");
-    if (b.has("drop_blank_chunks")) bc.drop_blank_chunks = b.boolean("drop_blank_chunks");
-    if (b.has("semantic_order")) {
-      std::string v = b.str("semantic_order");
-      if (v == "probs_then_resize") bc.semantic_order = SemanticOrder::ProbsThenResize;
-      else if (v == "resize_logits_then_probs") bc.semantic_order = SemanticOrder::ResizeLogitsThenProbs;
-      else fail(Status::Format, b.path("semantic_order") + ": unknown value '" + v + "'");
-    }
-    if (b.has("intseg_iou")) {
-      std::string v = b.str("intseg_iou");
-      if (v == "box") bc.intseg_iou = IntsegIou::Box;
-      else if (v == "mask") bc.intseg_iou = IntsegIou::Mask;
-      else fail(Status::Format, b.path("intseg_iou") + ": unknown value '" + v + "'");
-    }
-    if (b.has("text_cleanup")) {
-      std::string v = b.str("text_cleanup");
-      if (v == "aaai26") bc.text_cleanup = TextCleanup::Aaai26;
-      else if (v == "main") bc.text_cleanup = TextCleanup::Main;
-      else fail(Status::Format, b.path("text_cleanup") + ": unknown value '" + v + "'");
-    }
-    if (b.has("instance_things_only")) bc.instance_things_only = b.boolean("instance_things_only");
-    if (b.has("refseg_repeat_features")) bc.refseg_repeat_features = b.boolean("refseg_repeat_features");
-    if (b.has("max_new_tokens")) bc.max_new_tokens = b.positive("max_new_tokens");
-    if (b.has("key_vision_prefix")) bc.key_vision_prefix = b.str("key_vision_prefix");
-    if (b.has("key_logit_scale")) bc.key_logit_scale = b.str("key_logit_scale");
-  }
+  read_fields(top.object("siglip"), siglip_fields(), c.siglip);
+  read_fields(top.object("visual_projector"), projector_fields(), c.visual_projector);
+  read_fields(top.object("seg_projector"), projector_fields(), c.seg_projector);
+  read_fields(top.object("llm_projector"), projector_fields(), c.llm_projector);
+  read_fields(top.object("sam"), sam_fields(), c.sam);
+  read_fields(top.object("connector"), connector_fields(), c.connector);
+  read_fields(top.object("sampler"), sampler_fields(), c.sampler);
+  read_fields(top.object("llm"), llm_fields(), c.llm);
+  read_fields(top.object("mask2former"), mask2former_fields(), c.mask2former);
+  if (top.has("class_head")) read_fields(top.object("class_head"), class_head_fields(), c.class_head);  // else the preset's
+  read_fields(top.object("tokens"), token_fields(), c.tokens);
+  read_fields(top.object("tokenizer"), tokenizer_fields(), c.tokenizer);
+  read_fields(top.object("preprocess"), preprocess_fields(), c.preprocess);
+  if (top.has("behaviour")) read_fields(top.object("behaviour"), behaviour_fields(), c.behaviour);
   validate_model_config(c);
   return c;
 }
@@ -360,14 +500,7 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
   int visual_select_layer = rt.small_int("visual_select_layer");
 
   Fields s = top.object("siglip_config");
-  c.siglip.hidden_size = s.positive("hidden_size");
-  c.siglip.intermediate_size = s.positive("intermediate_size");
-  c.siglip.num_layers = s.positive("num_hidden_layers");
-  c.siglip.num_heads = s.positive("num_attention_heads");
-  c.siglip.num_channels = s.positive("num_channels");
-  c.siglip.image_size = s.positive("image_size");
-  c.siglip.patch_size = s.positive("patch_size");
-  c.siglip.layer_norm_eps = s.real("layer_norm_eps");
+  read_upstream_fields(s, siglip_fields(), c.siglip);
   if (s.str("hidden_act") != "gelu_pytorch_tanh")
     fail(Status::Unsupported, s.path("hidden_act") + ": only gelu_pytorch_tanh is supported");
   // hidden_states has num_layers + 1 entries; a negative index counts from the end.
@@ -377,11 +510,7 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
 
   auto proj = [&](const char* name, ProjectorConfig& p) {
     Fields f = top.object(name);
-    p.in_features = f.positive("visual_hidden_size");
-    p.out_features = f.positive("llm_hidden_size");
-    p.downsample_ratio = f.real("downsample_ratio");
-    p.depth = f.positive("depth");
-    p.bias = f.boolean("bias");
+    read_upstream_fields(f, projector_fields(), p);
     if (f.str("hidden_act") != "gelu") fail(Status::Unsupported, f.path("hidden_act") + ": only gelu is supported");
   };
   proj("visual_projector_config", c.visual_projector);
@@ -389,20 +518,7 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
   proj("llm_projector_config", c.llm_projector);
 
   Fields m = top.object("sam_config").object("vision_config");
-  c.sam.hidden_size = m.positive("hidden_size");
-  c.sam.num_layers = m.positive("num_hidden_layers");
-  c.sam.num_heads = m.positive("num_attention_heads");
-  c.sam.num_channels = m.positive("num_channels");
-  c.sam.image_size = m.positive("image_size");
-  c.sam.patch_size = m.positive("patch_size");
-  c.sam.mlp_dim = m.positive("mlp_dim");
-  c.sam.layer_norm_eps = m.real("layer_norm_eps");
-  c.sam.qkv_bias = m.boolean("qkv_bias");
-  c.sam.use_abs_pos = m.boolean("use_abs_pos");
-  c.sam.use_rel_pos = m.boolean("use_rel_pos");
-  c.sam.window_size = m.small_int("window_size");
-  c.sam.global_attn_indexes = m.int_list("global_attn_indexes");
-  c.sam.output_channels = m.positive("output_channels");
+  read_upstream_fields(m, sam_fields(), c.sam);
   c.sam.llm_hidden_state =
       visual_select_layer < 0 ? c.sam.num_layers + 1 + visual_select_layer : visual_select_layer;
   c.sam.connector_hidden_states = rt.int_list("seg_select_layers_used");
@@ -410,28 +526,17 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
   Fields k = top.object("connector_config");
   if (k.str("connector_type") != "conv")
     fail(Status::Unsupported, k.path("connector_type") + ": only the conv connector is supported");
-  c.connector.in_channels = k.int_list("segmentor_encoder_channels");
-  c.connector.hidden_channels = k.positive("hidden_channels");
-  c.connector.scale_factors = k.real_list("scale_factor");
-  c.connector.bias = k.boolean("bias");
+  read_upstream_fields(k, connector_fields(), c.connector);
 
   Fields sm = top.object("sampler_config");
   if (sm.str("sampler_type") != "naive")
     fail(Status::Unsupported, sm.path("sampler_type") + ": only the naive sampler is supported");
-  c.sampler.num_sample_point = sm.positive("num_sample_point");
+  read_upstream_fields(sm, sampler_fields(), c.sampler);
   // AAAI26 pools with max whatever pooler_mode says (docs/design/upstream-facts.md#vision-sampler); main reads
   // pooling_mode.
 
   Fields l = top.object("llm_config");
-  c.llm.vocab_size = l.positive("vocab_size");
-  c.llm.hidden_size = l.positive("hidden_size");
-  c.llm.intermediate_size = l.positive("intermediate_size");
-  c.llm.num_layers = l.positive("num_hidden_layers");
-  c.llm.num_heads = l.positive("num_attention_heads");
-  c.llm.num_kv_heads = l.positive("num_key_value_heads");
-  c.llm.max_position_embeddings = l.positive("max_position_embeddings");
-  c.llm.rms_norm_eps = l.real("rms_norm_eps");
-  c.llm.rope_theta = l.real("rope_theta");
+  read_upstream_fields(l, llm_fields(), c.llm);
   if (!l.is_null("rope_scaling")) fail(Status::Unsupported, l.path("rope_scaling") + ": RoPE scaling is not supported");
   // Golden sets ran eager attention, which ignores Phi-3's sliding_window (docs/design/decisions.md#sliding-window).
   c.llm.sliding_window_keys = 0;
@@ -440,19 +545,7 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
   c.tokens.pad = l.integer("pad_token_id");
 
   Fields d = top.object("mask2former_config");
-  c.mask2former.feature_channels = d.int_list("feature_channels");
-  c.mask2former.num_feature_levels = d.positive("num_feature_levels");
-  c.mask2former.feature_size = d.positive("feature_size");
-  c.mask2former.mask_feature_size = d.positive("mask_feature_size");
-  c.mask2former.hidden_dim = d.positive("hidden_dim");
-  c.mask2former.encoder_feedforward_dim = d.positive("encoder_feedforward_dim");
-  c.mask2former.encoder_layers = d.positive("encoder_layers");
-  c.mask2former.decoder_layers = d.positive("decoder_layers");
-  c.mask2former.num_heads = d.positive("num_attention_heads");
-  c.mask2former.dim_feedforward = d.positive("dim_feedforward");
-  c.mask2former.num_queries = d.positive("num_queries");
-  c.mask2former.common_stride = d.positive("common_stride");
-  c.mask2former.feature_strides = d.int_list("feature_strides");
+  read_upstream_fields(d, mask2former_fields(), c.mask2former);
   if (d.boolean("pre_norm")) fail(Status::Unsupported, d.path("pre_norm") + ": only post-norm is supported");
   if (d.str("activation_function") != "relu")
     fail(Status::Unsupported, d.path("activation_function") + ": only relu is supported");
@@ -489,11 +582,10 @@ ModelConfig parse_upstream_config(const json& root, const std::string& source) {
 }
 
 ModelConfig load_model_config(const std::string& path) {
-  // A regular file of sane size: a FIFO or /dev/zero behind the name would block or never end.
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail(Status::Io, path + ": not a regular file");
-  if (::stat(path.c_str(), &st) == 0 && st.st_size > (64 << 20))
-    fail(Status::Format, path + ": " + std::to_string(st.st_size) + " bytes is too large for a config file");
+  // A regular file of sane size.
+  uint64_t size = 0;
+  if (expect_regular_file(path) && file_kind(path, &size) == FileKind::Regular && size > (64 << 20))
+    fail(Status::Format, path + ": " + std::to_string(size) + " bytes is too large for a config file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(Status::Io, path + ": cannot open config file");
   std::stringstream ss;
@@ -512,10 +604,6 @@ ModelConfig load_model_config(const std::string& path) {
 }
 
 // ---------------------------------------------------------------- validation
-
-static void require(bool ok, const ModelConfig& c, const std::string& what) {
-  if (!ok) fail(Status::Format, c.source + ": invalid config: " + what);
-}
 
 void validate_model_config(const ModelConfig& c) {
   const auto& s = c.siglip;
@@ -604,18 +692,12 @@ void validate_model_config(const ModelConfig& c) {
                          {&c.seg_projector, "seg_projector"}, {&c.llm_projector, "llm_projector"}})
     require(p->downsample_ratio >= 1.0 / 64 && p->downsample_ratio <= 1, c,
             std::string(name) + ".downsample_ratio must be in [1/64, 1]");
-  auto finite_nonneg = [&](double v, const char* name) {
-    require(std::isfinite(v) && v >= 0, c, std::string(name) + " must be a finite number >= 0");
-  };
-  finite_nonneg(s.layer_norm_eps, "siglip.layer_norm_eps");
-  finite_nonneg(m.layer_norm_eps, "sam.layer_norm_eps");
-  finite_nonneg(k.layer_norm_eps, "connector.layer_norm_eps");
-  finite_nonneg(d.layer_norm_eps, "mask2former.layer_norm_eps");
-  finite_nonneg(l.rms_norm_eps, "llm.rms_norm_eps");
-  require(std::isfinite(l.rope_theta) && l.rope_theta > 0, c, "llm.rope_theta must be a finite number > 0");
-  require(std::isfinite(c.class_head.logit_clamp) && c.class_head.logit_clamp > 0, c,
-          "class_head.logit_clamp must be a finite number > 0");
-  require(std::isfinite(c.class_head.masked_fill), c, "class_head.masked_fill must be finite");
+  check_fields(siglip_fields(), s, "siglip", c);
+  check_fields(sam_fields(), m, "sam", c);
+  check_fields(connector_fields(), k, "connector", c);
+  check_fields(mask2former_fields(), d, "mask2former", c);
+  check_fields(llm_fields(), l, "llm", c);
+  check_fields(class_head_fields(), c.class_head, "class_head", c);
   for (const auto* v : {&c.preprocess.siglip_mean, &c.preprocess.sam_mean})
     for (double x : *v)
       require(x >= 0 && x <= 1, c, std::string(v == &c.preprocess.sam_mean ? "preprocess.sam_mean" : "preprocess.siglip_mean") +

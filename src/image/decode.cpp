@@ -3,8 +3,6 @@
 // orientation is applied (OpenCV's IMREAD_COLOR would rotate; PIL does not).
 #include "image/decode.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -15,6 +13,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace xsam {
 namespace {
@@ -203,14 +202,16 @@ Image mat_to_image(const cv::Mat& m, const std::string& what) {
 }
 
 std::vector<uint8_t> read_whole_file(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0)
-    fail(Status::Io, "cannot open image file " + quoted(path) + ": " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) fail(Status::Io, "cannot read image file " + quoted(path) + ": it is a directory");
-  // A FIFO or a device (/dev/zero) would block or never end; sizes over 2 GiB are refused by decode_bytes.
-  if (!S_ISREG(st.st_mode)) fail(Status::Io, "cannot read image file " + quoted(path) + ": not a regular file");
-  if (uint64_t(st.st_size) > uint64_t(std::numeric_limits<int>::max()))
-    fail(Status::Limit, "image file " + quoted(path) + ": " + std::to_string(st.st_size) +
+  uint64_t size = 0;
+  switch (file_kind(path, &size)) {
+    case FileKind::Missing: fail(Status::Io, "cannot open image file " + quoted(path) + ": " + std::strerror(errno));
+    case FileKind::Directory: fail(Status::Io, "cannot read image file " + quoted(path) + ": it is a directory");
+    // A FIFO or a device (/dev/zero) would block or never end.
+    case FileKind::Other: fail(Status::Io, "cannot read image file " + quoted(path) + ": not a regular file");
+    case FileKind::Regular: break;
+  }
+  if (size > uint64_t(std::numeric_limits<int>::max()))
+    fail(Status::Limit, "image file " + quoted(path) + ": " + std::to_string(size) +
                             " bytes is larger than the decoder accepts");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(Status::Io, "cannot open image file " + quoted(path) + ": " + std::strerror(errno));

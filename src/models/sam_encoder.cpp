@@ -190,12 +190,4 @@ std::vector<torch::Tensor> SamEncoder::forward(const torch::Tensor& pixel_values
   return hs;
 }
 
-std::vector<std::string> sam_unused_key_prefixes(const SamEncoderConfig& c, const std::string& prefix,
-                                                 const std::vector<int>& extra_hidden_states) {
-  std::vector<std::string> out{prefix + "neck."};
-  for (int i = max_index(with_extras(c, extra_hidden_states)); i < c.num_layers; ++i)
-    out.push_back(prefix + "layers." + std::to_string(i) + ".");
-  return out;
-}
-
 }  // namespace xsam

@@ -7,7 +7,7 @@
 // from the UNSCALED query to (q·scale)·kᵀ and takes the softmax in fp32.
 //
 // Only blocks up to the highest hidden state asked for are constructed and run. The neck (whose
-// output X-SAM discards) is not constructed: sam_unused_key_prefixes() lists its keys.
+// output X-SAM discards) is not constructed: sam_unused_key_prefixes() (core/checkpoint_layout.h) lists its keys.
 //
 // Parameter names relative to the part prefix ("segmentor.encoder."):
 //   patch_embed.projection.{weight,bias}, pos_embed,
@@ -76,11 +76,5 @@ class SamEncoder : public torch::nn::Module {
   torch::Tensor pos_embed_;  // (1, G, G, C), undefined when use_abs_pos is false
   std::vector<std::shared_ptr<SamVisionBlock>> blocks_;
 };
-
-// Checkpoint key prefixes (starting with `prefix`) a SamEncoder built for `config` (+ extras) does not
-// use: the neck and blocks past the highest needed hidden state (docs/design/decisions.md#strict-binding). The
-// segmentor's `shared_image_embedding` lives outside "segmentor.encoder." and is the assembler's to allow.
-std::vector<std::string> sam_unused_key_prefixes(const SamEncoderConfig& config, const std::string& prefix,
-                                                 const std::vector<int>& extra_hidden_states = {});
 
 }  // namespace xsam

@@ -97,13 +97,4 @@ torch::Tensor SiglipVision::forward(const torch::Tensor& pixel_values) const {
   return config_.select_token_start == 0 ? x : x.slice(1, config_.select_token_start);
 }
 
-std::vector<std::string> siglip_unused_key_prefixes(const SiglipConfig& c, const std::string& prefix) {
-  std::vector<std::string> out;
-  for (int i = c.layers_to_run(); i < c.num_layers; ++i)
-    out.push_back(prefix + "vision_model.encoder.layers." + std::to_string(i) + ".");
-  out.push_back(prefix + "vision_model.post_layernorm.");
-  out.push_back(prefix + "vision_model.head.");
-  return out;
-}
-
 }  // namespace xsam

@@ -2,7 +2,8 @@
 // learned positions, pre-LN encoder layers (separate q/k/v/out projections, fp32 softmax, tanh-GELU MLP).
 // The feature is hidden state `select_hidden_state` (hs[0] = embeddings); the layers after it, the
 // post-layernorm and the attention-pooling head are neither constructed nor run — their checkpoint
-// keys are listed by siglip_unused_key_prefixes() so the loader can accept them knowingly.
+// keys are listed by siglip_unused_key_prefixes() (core/checkpoint_layout.h) so the loader can accept them
+// knowingly.
 //
 // Parameter names relative to the part prefix ("visual_encoder."):
 //   vision_model.embeddings.patch_embedding.{weight,bias}
@@ -53,9 +54,5 @@ class SiglipVision : public torch::nn::Module {
   torch::Tensor position_embedding_;
   std::vector<std::shared_ptr<SiglipEncoderLayer>> layers_;
 };
-
-// Checkpoint key prefixes (each starting with `prefix`) that a SiglipVision for `config` does not use:
-// encoder layers select_hidden_state .. num_layers-1, post_layernorm, head (docs/design/decisions.md#strict-binding).
-std::vector<std::string> siglip_unused_key_prefixes(const SiglipConfig& config, const std::string& prefix);
 
 }  // namespace xsam

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -26,12 +27,6 @@ const std::set<std::string> kFields = {
 
 // Multipart text fields that stay text; every other field's value is read as JSON ("0.3", "true", "[...]").
 const std::set<std::string> kTextFields = {"task", "prompt", "mode", "question", "answer", "image"};
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 
 std::string checked_text(const json& v, const std::string& field, size_t max_bytes) {
   if (!v.is_string()) throw bad_field(field, "must be a string");
@@ -305,7 +300,7 @@ SegmentInput build_segment_input(const json& j, RequestParts parts, const Server
   if (!parts.has_image) throw bad_field("image", "missing");
   in.decoded = decode_image(parts.image_bytes, "image", limits.max_image_pixels);
   in.image = in.decoded.view();
-  in.image_key = fnv1a(parts.image_bytes);
+  in.image_key = std::hash<std::string>{}(parts.image_bytes);  // a routing key only
 
   auto& p = in.params;
   if (j.contains("task")) p.task = parse_task(j["task"]);

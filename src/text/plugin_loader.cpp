@@ -4,7 +4,6 @@
 #define _GNU_SOURCE 1  // dlmopen, dladdr, LM_ID_NEWLM
 #endif
 #include <dlfcn.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -13,6 +12,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace xsam {
 namespace {
@@ -52,10 +52,7 @@ std::string binary_containing_loader() {
   return canonical_path(name);
 }
 
-bool file_exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
+bool file_exists(const std::string& path) { return file_kind(path) == FileKind::Regular; }
 
 // Tries one file; on failure returns nullptr and says why.
 const xsam_spm_api* try_open(const std::string& path, std::string* why) {

@@ -1,7 +1,5 @@
 #include "text/tokenizer.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -9,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "text/plugin_loader.h"
 #include "text/tokenizer_impl.h"
 
@@ -16,17 +15,6 @@ namespace xsam {
 namespace {
 
 constexpr const char* kSpaceSymbol = "\xE2\x96\x81";  // "▁" (U+2581), SentencePiece's space
-
-std::string read_file_bytes(const std::string& path) {
-  struct stat st {};  // a FIFO or /dev/zero behind the name would block or never end
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail(Status::Io, path + ": not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(Status::Io, path + ": cannot open the SentencePiece model (missing or unreadable)");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) fail(Status::Io, path + ": read error");
-  return buffer.str();
-}
 
 void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -114,7 +102,7 @@ std::string Tokenizer::Impl::piece_of(int64_t id) const {
 
 Tokenizer Tokenizer::from_directory(const std::string& dir, const TokenizerOptions& options) {
   const std::string model_path = dir + "/tokenizer.model";
-  std::string bytes = read_file_bytes(model_path);
+  std::string bytes = read_regular_file(model_path, "cannot open the SentencePiece model (missing or unreadable)");
   AddedTokenTable added = read_added_tokens(dir);
   return from_parts(std::move(bytes), model_path, std::move(added), options);
 }

@@ -1,7 +1,5 @@
 #include "text/tokenizer_added_tokens.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -11,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json_fields.h"
 
 namespace xsam {
@@ -21,20 +20,12 @@ using nlohmann::json;
 constexpr const char* kFormat = "xsam-added-tokens";
 constexpr int kFormatVersion = 1;
 
-bool file_exists(const std::string& path) {
-  struct stat st {};  // stat, not open: opening a FIFO blocks until someone writes to it
-  return ::stat(path.c_str(), &st) == 0;
-}
+bool file_exists(const std::string& path) { return file_kind(path) != FileKind::Missing; }
 
 json read_json_file(const std::string& path) {
-  struct stat st {};  // a FIFO or /dev/zero behind the name would block or never end
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail(Status::Io, path + ": not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(Status::Io, path + ": cannot open");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+  const std::string text = read_regular_file(path);
   try {
-    return json::parse(buffer.str());
+    return json::parse(text);
   } catch (const json::exception& e) {
     fail(Status::Format, path + ": not valid JSON: " + e.what());
   }

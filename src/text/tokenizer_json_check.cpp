@@ -2,8 +2,6 @@
 // checks in the same order, objects walked in sorted key order, the same words in every message.
 #include "text/tokenizer_json_check.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -15,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace xsam {
 namespace {
@@ -284,9 +283,7 @@ void check_document(const json& doc, const Pieces& pieces, const AddedTokenTable
 
 void check_tokenizer_json(const std::string& dir, const Tokenizer& tok) {
   const std::string path = dir + "/tokenizer.json";
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return;
-  if (!S_ISREG(st.st_mode)) fail(Status::Io, path + ": not a regular file");
+  if (!expect_regular_file(path)) return;
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(Status::Io, path + ": cannot open");
   json doc;
