@@ -265,6 +265,116 @@ std::vector<Planned> plan_batch(const std::vector<std::string>& images, const st
   return plan;
 }
 
+// failures.jsonl holds the failures of the latest run: an image that failed before and now succeeds
+// leaves no stale line behind (the file is removed when the log is made).
+class FailureLog {
+ public:
+  explicit FailureLog(std::string path) : path_(std::move(path)) { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+  size_t count() const { return count_; }
+
+  void record(const std::string& image, const std::string& output, const std::string& error) {
+    ++count_;
+    nlohmann::json line = {{"error", utf8_lossy(error)}};
+    put_path(line, "image", image);
+    if (!output.empty()) line["output"] = output;
+    const std::string text = line.dump() + "\n";
+    FILE* f = std::fopen(path_.c_str(), "ab");
+    const bool ok = f && std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
+    if (f) std::fclose(f);
+    std::fprintf(stderr, "%sxsam segment: %s: %s\n", isatty(fileno(stderr)) ? "\n" : "", image.c_str(), error.c_str());
+    if (!ok) std::fprintf(stderr, "xsam segment: %s: cannot record the failure: %s\n", path_.c_str(), std::strerror(errno));
+  }
+
+ private:
+  std::string path_;
+  size_t count_ = 0;
+};
+
+// Which files each image gets besides its JSON.
+struct OutputFiles {
+  bool overlay = true;
+  bool masks = false;
+  bool maps = false;
+};
+
+struct ImageOutcome {
+  std::string error;      // empty: every file written
+  bool io_error = false;  // the output directory cannot be written: the next image would fail the same way
+};
+
+// One image: segment it, then write its files (overlay, masks, map), its manifest line and its JSON, last.
+// On failure nothing of it stays behind.
+ImageOutcome segment_one_image(xsam_context* ctx, RequestOptions* req, const Planned& item, const std::string& out_dir,
+                               const OutputFiles& outputs, Manifest* manifest, const std::string& request_id) {
+  const std::string& path = item.input.path;
+  const std::string base = out_dir + "/" + item.output;
+  xsam_image image{};
+  xsam_result* result = nullptr;
+  std::string error;
+  bool io_error = false;
+  xsam_status s = xsam_image_load(path.c_str(), &image);
+  if (s == XSAM_OK) {
+    req->bind();
+    s = xsam_segment(ctx, &image, req->prompt.empty() ? nullptr : req->prompt.c_str(), req->c_refs.data(),
+                     req->c_refs.size(), &req->params, &result);
+  }
+  if (s != XSAM_OK) error = std::string(xsam_status_name(s)) + ": " + xsam_last_error();
+  std::vector<std::string> written;
+  auto put = [&](const std::string& file, const void* data, size_t size) {
+    std::string e;
+    if (!error.empty()) return;
+    if (!write_atomic(file, data, size, &e)) error = "io: " + e, io_error = true;
+    else written.push_back(file);
+  };
+  if (error.empty() && outputs.overlay) {
+    uint8_t* png = nullptr;
+    size_t size = 0;
+    if (xsam_result_overlay_png(result, &image, &png, &size) == XSAM_OK) put(base + ".overlay.png", png, size);
+    else error = std::string("overlay: ") + xsam_last_error();
+    xsam_free(png);
+  }
+  if (error.empty() && outputs.masks)
+    for (size_t k = 0; k < xsam_result_n_masks(result) && error.empty(); ++k) {
+      uint8_t* png = nullptr;
+      size_t size = 0;
+      if (xsam_result_mask_png(result, k, &png, &size) == XSAM_OK) put(base + ".mask-" + std::to_string(k) + ".png", png, size);
+      xsam_free(png);
+    }
+  if (error.empty() && outputs.maps && (xsam_result_semantic_map(result) || xsam_result_panoptic_map(result))) {
+    uint8_t* png = nullptr;
+    size_t size = 0;
+    if (xsam_result_map_png(result, &png, &size) == XSAM_OK) put(base + ".map.png", png, size);
+    xsam_free(png);
+  }
+  if (error.empty()) {
+    // The manifest line before the JSON: a run killed between the two leaves an entry without its
+    // JSON (recomputed next time), never a JSON that no entry vouches for.
+    ManifestEntry entry{item.output,        sha256_hex(item.input.absolute), item.input.size, item.input.mtime_ns,
+                        item.input.sha256, request_id};
+    nlohmann::json display;
+    put_path(display, "input", path);
+    if (std::string e = manifest->append(entry, display); !e.empty()) error = "io: " + e, io_error = true;
+  }
+  if (error.empty()) {  // the JSON last: its presence marks the image complete
+    char* json = nullptr;
+    if (xsam_result_json(result, &json) == XSAM_OK) {
+      auto j = nlohmann::json::parse(json);
+      put_path(j, "image", path);
+      std::string text = j.dump(2) + "\n";
+      put(base + ".json", text.data(), text.size());
+    } else {
+      error = std::string("json: ") + xsam_last_error();
+    }
+    xsam_free(json);
+  }
+  if (!error.empty())
+    for (const auto& f : written) std::remove(f.c_str());  // nothing half-done stays behind
+  xsam_result_free(result);
+  xsam_free(const_cast<uint8_t*>(image.pixels));
+  return {error, io_error};
+}
+
 int cmd_segment(int argc, char** argv) {
   Args a(argc, argv, 2);
   if (a.flag("--help")) {
@@ -276,9 +386,10 @@ int cmd_segment(int argc, char** argv) {
   a.option("--out", &out_dir);
   bool has_list = a.option("--list", &list);
   std::vector<std::string> globs = a.all("--glob");
-  bool write_masks = a.flag("--masks");
-  bool write_maps = a.flag("--maps");
-  bool no_overlay = a.flag("--no-overlay");
+  OutputFiles outputs;
+  outputs.masks = a.flag("--masks");
+  outputs.maps = a.flag("--maps");
+  outputs.overlay = !a.flag("--no-overlay");
   bool force = a.flag("--force");
   a.option("--threads", &threads);
   a.option("--dtype", &dtype);
@@ -309,7 +420,7 @@ int cmd_segment(int argc, char** argv) {
     std::fprintf(stderr, "xsam segment: %s\n", e.c_str());
     return 2;
   }
-  const nlohmann::json request = request_description(model_dir, dtype, req, write_masks, write_maps, !no_overlay);
+  const nlohmann::json request = request_description(model_dir, dtype, req, outputs.masks, outputs.maps, outputs.overlay);
   const std::string request_id = sha256_hex(request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   std::vector<Planned> plan = plan_batch(images, out_dir, manifest, request_id, force);
 
@@ -324,34 +435,19 @@ int cmd_segment(int argc, char** argv) {
     return 2;
   }
 
-  // failures.jsonl holds the failures of the latest run: an image that failed before and now succeeds
-  // leaves no stale line behind.
-  const std::string failures_path = out_dir + "/failures.jsonl";
-  std::remove(failures_path.c_str());
-  size_t failures = 0, done = 0, skipped = 0;
-  auto record_failure = [&](const std::string& path, const std::string& output, const std::string& error) {
-    ++failures;
-    nlohmann::json line = {{"error", utf8_lossy(error)}};
-    put_path(line, "image", path);
-    if (!output.empty()) line["output"] = output;
-    const std::string text = line.dump() + "\n";
-    FILE* f = std::fopen(failures_path.c_str(), "ab");
-    const bool ok = f && std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
-    if (f) std::fclose(f);
-    std::fprintf(stderr, "%sxsam segment: %s: %s\n", isatty(fileno(stderr)) ? "\n" : "", path.c_str(), error.c_str());
-    if (!ok) std::fprintf(stderr, "xsam segment: %s: cannot record the failure: %s\n", failures_path.c_str(), std::strerror(errno));
-  };
+  FailureLog failures(out_dir + "/failures.jsonl");
+  size_t done = 0, skipped = 0;
 
   std::vector<size_t> todo;
   for (size_t i = 0; i < plan.size(); ++i) {
-    if (plan[i].action == Planned::Unreadable) record_failure(plan[i].input.path, "", plan[i].reason);
+    if (plan[i].action == Planned::Unreadable) failures.record(plan[i].input.path, "", plan[i].reason);
     else if (plan[i].action == Planned::Skip) ++skipped;
     else todo.push_back(i);
   }
   if (skipped) std::fprintf(stderr, "xsam segment: %zu image(s) already done, skipped\n", skipped);
   if (todo.empty()) {
-    std::fprintf(stderr, "xsam segment: 0 done, %zu skipped, %zu failed\n", skipped, failures);
-    return failures ? 1 : 0;
+    std::fprintf(stderr, "xsam segment: 0 done, %zu skipped, %zu failed\n", skipped, failures.count());
+    return failures.count() ? 1 : 0;
   }
 
   xsam_model_params mp = xsam_model_default_params();
@@ -366,89 +462,24 @@ int cmd_segment(int argc, char** argv) {
   }
 
   Progress progress(plan.size());
-  size_t finished = skipped + failures, not_attempted = 0;
+  size_t finished = skipped + failures.count(), not_attempted = 0;
   for (size_t n = 0; n < todo.size(); ++n) {
     const Planned& item = plan[todo[n]];
-    const std::string& path = item.input.path;
-    const std::string base = out_dir + "/" + item.output;
-    xsam_image image{};
-    xsam_result* result = nullptr;
-    std::string error;
-    bool io_error = false;
-    xsam_status s = xsam_image_load(path.c_str(), &image);
-    if (s == XSAM_OK) {
-      req.bind();
-      s = xsam_segment(ctx, &image, req.prompt.empty() ? nullptr : req.prompt.c_str(), req.c_refs.data(),
-                       req.c_refs.size(), &req.params, &result);
-    }
-    if (s != XSAM_OK) error = std::string(xsam_status_name(s)) + ": " + xsam_last_error();
-    std::vector<std::string> written;
-    auto put = [&](const std::string& file, const void* data, size_t size) {
-      std::string e;
-      if (!error.empty()) return;
-      if (!write_atomic(file, data, size, &e)) error = "io: " + e, io_error = true;
-      else written.push_back(file);
-    };
-    if (error.empty() && !no_overlay) {
-      uint8_t* png = nullptr;
-      size_t size = 0;
-      if (xsam_result_overlay_png(result, &image, &png, &size) == XSAM_OK) put(base + ".overlay.png", png, size);
-      else error = std::string("overlay: ") + xsam_last_error();
-      xsam_free(png);
-    }
-    if (error.empty() && write_masks)
-      for (size_t k = 0; k < xsam_result_n_masks(result) && error.empty(); ++k) {
-        uint8_t* png = nullptr;
-        size_t size = 0;
-        if (xsam_result_mask_png(result, k, &png, &size) == XSAM_OK) put(base + ".mask-" + std::to_string(k) + ".png", png, size);
-        xsam_free(png);
-      }
-    if (error.empty() && write_maps && (xsam_result_semantic_map(result) || xsam_result_panoptic_map(result))) {
-      uint8_t* png = nullptr;
-      size_t size = 0;
-      if (xsam_result_map_png(result, &png, &size) == XSAM_OK) put(base + ".map.png", png, size);
-      xsam_free(png);
-    }
-    if (error.empty()) {
-      // The manifest line before the JSON: a run killed between the two leaves an entry without its
-      // JSON (recomputed next time), never a JSON that no entry vouches for.
-      ManifestEntry entry{item.output,        sha256_hex(item.input.absolute), item.input.size, item.input.mtime_ns,
-                          item.input.sha256, request_id};
-      nlohmann::json display;
-      put_path(display, "input", path);
-      if (std::string e = manifest.append(entry, display); !e.empty()) error = "io: " + e, io_error = true;
-    }
-    if (error.empty()) {  // the JSON last: its presence marks the image complete
-      char* json = nullptr;
-      if (xsam_result_json(result, &json) == XSAM_OK) {
-        auto j = nlohmann::json::parse(json);
-        put_path(j, "image", path);
-        std::string text = j.dump(2) + "\n";
-        put(base + ".json", text.data(), text.size());
-      } else {
-        error = std::string("json: ") + xsam_last_error();
-      }
-      xsam_free(json);
-    }
-    if (!error.empty()) {
-      for (const auto& f : written) std::remove(f.c_str());  // nothing half-done stays behind
-      record_failure(path, item.output, error);
-    } else {
-      ++done;
-    }
-    xsam_result_free(result);
-    xsam_free(const_cast<uint8_t*>(image.pixels));
+    const ImageOutcome outcome = segment_one_image(ctx, &req, item, out_dir, outputs, &manifest, request_id);
+    if (!outcome.error.empty()) failures.record(item.input.path, item.output, outcome.error);
+    else ++done;
     progress.update(++finished, n + 1, item.output);
-    if (io_error) {  // the next image would fail the same way: stop, and say why
+    if (outcome.io_error) {  // the next image would fail the same way: stop, and say why
       not_attempted = todo.size() - n - 1;
-      std::fprintf(stderr, "xsam segment: stopping: the output directory cannot be written (%s)\n", error.c_str());
+      std::fprintf(stderr, "xsam segment: stopping: the output directory cannot be written (%s)\n",
+                   outcome.error.c_str());
       break;
     }
   }
   xsam_context_free(ctx);
   xsam_model_free(model);
-  std::fprintf(stderr, "xsam segment: %zu done, %zu skipped, %zu failed%s%s\n", done, skipped, failures,
+  std::fprintf(stderr, "xsam segment: %zu done, %zu skipped, %zu failed%s%s\n", done, skipped, failures.count(),
                not_attempted ? (", " + std::to_string(not_attempted) + " not attempted").c_str() : "",
-               failures ? (" (see " + failures_path + ")").c_str() : "");
-  return failures || not_attempted ? 1 : 0;
+               failures.count() ? (" (see " + failures.path() + ")").c_str() : "");
+  return failures.count() || not_attempted ? 1 : 0;
 }
