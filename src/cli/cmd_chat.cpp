@@ -34,7 +34,7 @@ bool on_token(const char* piece, int32_t, void*) {
 int cmd_chat(int argc, char** argv) {
   Args a(argc, argv, 2);
   if (a.flag("--help")) {
-    std::printf("usage: xsam chat --model DIR [--out DIR] [--dtype auto|fp32|bf16] [--threads N] [request options] IMAGE\n%s\n%s",
+    std::printf("usage: xsam chat --model DIR [--out DIR] [--dtype auto|mixed|fp32|bf16] [--threads N] [request options] IMAGE\n%s\n%s",
                 RequestOptions::help(), kHelp);
     return 0;
   }

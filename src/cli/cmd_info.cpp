@@ -1,4 +1,4 @@
-// xsam info [--verify] [--json] [--dtype auto|fp32|bf16] MODEL_DIR: loads a model (strictly: config, every
+// xsam info [--verify] [--json] [--dtype auto|mixed|fp32|bf16] MODEL_DIR: loads a model (strictly: config, every
 // weight, the tokenizer) and prints what it holds. --verify also checks the weight files' sha256.
 #include <cstdio>
 #include <string>
@@ -12,16 +12,16 @@ using namespace xsam_cli;
 int cmd_info(int argc, char** argv) {
   Args a(argc, argv, 2);
   if (a.flag("--help")) {
-    std::printf("usage: xsam info [--verify] [--json] [--dtype auto|fp32|bf16] MODEL_DIR\n");
+    std::printf("usage: xsam info [--verify] [--json] [--dtype auto|mixed|fp32|bf16] MODEL_DIR\n");
     return 0;
   }
   bool verify = a.flag("--verify");
   bool as_json = a.flag("--json");
-  std::string dtype = "fp32";
+  std::string dtype = "auto";
   a.option("--dtype", &dtype);
   auto pos = a.positionals();
   if (pos.size() != 1) {
-    std::fprintf(stderr, "usage: xsam info [--verify] [--json] [--dtype auto|fp32|bf16] MODEL_DIR\n");
+    std::fprintf(stderr, "usage: xsam info [--verify] [--json] [--dtype auto|mixed|fp32|bf16] MODEL_DIR\n");
     return 2;
   }
   xsam_model_params p = xsam_model_default_params();

@@ -44,7 +44,8 @@ const char* kUsage =
     "  --force             recompute images whose outputs exist, even when they came from another\n"
     "                      input or request (without it such a run is refused)\n"
     "  --threads N         intra-op threads (default: physical cores)\n"
-    "  --dtype fp32|bf16   runtime dtype (default bf16)\n";
+    "  --dtype D           runtime dtype: auto (default: bf16 on avx512bf16, else mixed), mixed (bf16\n"
+    "                      weights, fp32 math), fp32 (weights converted: 2x the memory) or bf16\n";
 
 bool exists(const std::string& p) {
   struct stat st {};

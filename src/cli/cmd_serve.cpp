@@ -27,7 +27,7 @@ const char* kUsage =
     "  --workers N             requests computed at the same time, one context each (default 1)\n"
     "  --queue N               requests that may wait for a worker; more get 503 (default 8)\n"
     "  --timeout S             seconds from arrival to answer, queue included (default 300)\n"
-    "  --dtype fp32|bf16|auto  runtime dtype (default auto)\n"
+    "  --dtype auto|mixed|fp32|bf16  runtime dtype (default auto: bf16 on avx512bf16, else mixed)\n"
     "  --image-cache N         images per worker whose encoder outputs are kept (default 4)\n"
     "  --max-body-mb N         request body limit (default 32)\n"
     "  --max-image-pixels N    decoded image limit (default 16777216)\n"

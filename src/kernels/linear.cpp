@@ -19,6 +19,15 @@ constexpr int64_t kColumnGrain = 64;
 
 bool gemv_on_this_path() { return cpu_path_active() >= CpuPath::Avx2; }
 
+}  // namespace
+
+int64_t mixed_gemv_max_rows() {
+  const CpuPath path = cpu_path_active();
+  return path >= CpuPath::Avx512 ? kMixedGemvMaxRows : path >= CpuPath::Avx2 ? kMixedGemvMaxRowsAvx2 : kMixedGemvMaxRowsGeneric;
+}
+
+namespace {
+
 // The GEMV of the active path over all output columns, fp32 inputs, weights W (fp32 or bf16).
 template <class W>
 void gemv_all(const gemv::Rows& a, const W* w) {
@@ -80,9 +89,10 @@ float* widen_scratch(int64_t elements) {
 // Many rows × bf16 weights, fp32 math: each panel of weight rows is widened into the scratch buffer and
 // multiplied by libtorch's fp32 GEMM. Panels keep the scratch small and cache-warm; one panel when the
 // whole weight fits.
-torch::Tensor widened_gemm(const torch::Tensor& x2d, const torch::Tensor& w, const torch::Tensor& bias32) {
+torch::Tensor widened_gemm(const torch::Tensor& x2d, const torch::Tensor& w, const torch::Tensor& bias32,
+                           int64_t panel_bytes = kWidenPanelBytes) {
   const int64_t N = w.size(0), K = w.size(1);
-  const int64_t fit = std::max<int64_t>(kColumnGrain, kWidenPanelBytes / int64_t(sizeof(float)) / K);
+  const int64_t fit = std::max<int64_t>(kColumnGrain, panel_bytes / int64_t(sizeof(float)) / K);
   const int64_t panel = fit >= N ? N : fit / kColumnGrain * kColumnGrain;
   float* buf = widen_scratch(panel * K);
   const auto f32 = x2d.options().dtype(at::kFloat);
@@ -100,16 +110,27 @@ torch::Tensor widened_gemm(const torch::Tensor& x2d, const torch::Tensor& w, con
   return out;
 }
 
+torch::Tensor bias_fp32(const torch::Tensor& bias) {
+  return bias.defined() ? bias.to(at::kFloat).contiguous() : torch::Tensor();
+}
+
 torch::Tensor mixed_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {
   const int64_t K = w.size(1), N = w.size(0);
   auto x2d = x.reshape({-1, K}).contiguous();
   auto w_c = w.contiguous();
   torch::Tensor bias32 = bias.defined() ? bias.to(at::kFloat).contiguous() : torch::Tensor();
-  auto out = x2d.size(0) <= kMixedGemvMaxRows ? gemv_fp32_inputs(x2d, w_c, bias32) : widened_gemm(x2d, w_c, bias32);
+  auto out = x2d.size(0) <= mixed_gemv_max_rows() ? gemv_fp32_inputs(x2d, w_c, bias32) : widened_gemm(x2d, w_c, bias32);
   return out.view(output_shape(x, N));
 }
 
 }  // namespace
+
+torch::Tensor widened_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias,
+                             int64_t panel_bytes) {
+  const int64_t K = w.size(1), N = w.size(0);
+  auto out = widened_gemm(x.reshape({-1, K}).contiguous(), w.contiguous(), bias_fp32(bias), panel_bytes);
+  return out.view(output_shape(x, N));
+}
 
 bool fast_linear_applies(const torch::Tensor& x, const torch::Tensor& w) {
   if (!x.defined() || !w.defined() || !x.device().is_cpu() || !w.device().is_cpu()) return false;

@@ -21,8 +21,15 @@ namespace xsam {
 // row count measured) and bf16 (where oneDNN catches up from a few rows on).
 constexpr int64_t kFastLinearMaxRows = 63;
 constexpr int64_t kFastLinearMaxRowsBf16 = 2;
-// Rows up to which bf16 weights × fp32 inputs take the GEMV; above, widened panels + the fp32 GEMM.
+// Rows up to which bf16 weights × fp32 inputs take the GEMV; above, the weight is widened and libtorch's fp32
+// GEMM runs. Measured crossovers at the LLM's shapes (2-core Zen 4): the AVX-512 GEMV (four weight rows per
+// pass) beats widen + GEMM up to ~60 rows, the AVX2 one (one weight row per pass) up to ~8, the portable one
+// only for a row or two.
 constexpr int64_t kMixedGemvMaxRows = 63;
+constexpr int64_t kMixedGemvMaxRowsAvx2 = 8;
+constexpr int64_t kMixedGemvMaxRowsGeneric = 2;
+// The limit of the active CPU path.
+int64_t mixed_gemv_max_rows();
 
 // x [..., K] (rows = x.numel() / K), w [N, K], optional bias [N]; all the same dtype. Returns [..., N].
 torch::Tensor fast_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias = {});
@@ -34,7 +41,15 @@ bool fast_linear_applies(const torch::Tensor& x, const torch::Tensor& w);
 // and w bf16 (bias, if any, of either dtype; the result is fp32).
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias = {});
 
-// Bytes of one widening panel (the scratch buffer each calling thread keeps for mixed GEMMs).
-constexpr int64_t kWidenPanelBytes = int64_t{16} << 20;
+// bf16 weights × fp32 inputs through widening and libtorch's fp32 GEMM whatever the row count, in panels of
+// at most `panel_bytes` of fp32 weight rows (what linear() does above mixed_gemv_max_rows(); tests use small
+// panels). x [..., K] fp32, w [N, K] bf16, optional bias [N]; returns [..., N] fp32.
+torch::Tensor widened_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias,
+                             int64_t panel_bytes);
+
+// Bytes of one widening panel (the scratch buffer each calling thread keeps for mixed GEMMs). Large enough for
+// every weight of the model but lm_head in one panel: splitting a GEMM into panels repacks the input and
+// copies the output per panel, measured 10–30 % slower with 16 MB panels at the LLM's prefill shapes.
+constexpr int64_t kWidenPanelBytes = int64_t{256} << 20;
 
 }  // namespace xsam

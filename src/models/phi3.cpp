@@ -60,8 +60,9 @@ torch::Device Phi3ModelImpl::device() const { return lm_head->weight.device(); }
 
 torch::Tensor Phi3ModelImpl::embed(const torch::Tensor& ids) const {
   at::NoGradGuard no_grad;
-  if (ids.dim() == 2 && ids.size(0) == 1) return model->embed_tokens->forward(ids);
-  if (ids.dim() == 1) return model->embed_tokens->forward(ids).unsqueeze(0);
+  // In the mixed runtime the table stays bf16: only the looked-up rows are widened (exactly) to the math dtype.
+  if (ids.dim() == 2 && ids.size(0) == 1) return model->embed_tokens->forward(ids).to(dtype());
+  if (ids.dim() == 1) return model->embed_tokens->forward(ids).unsqueeze(0).to(dtype());
   fail(Status::InvalidArgument, "Phi3Model::embed: ids must be [T] or [1, T]");
 }
 

@@ -21,8 +21,7 @@ Phi3LinearImpl::Phi3LinearImpl(int64_t in_features, int64_t out_features, const 
 // (bf16 weights under fp32 math: widened panel by panel first).
 torch::Tensor Phi3LinearImpl::forward(const torch::Tensor& x) const { return xsam::linear(x, weight); }
 
-Phi3EmbeddingImpl::Phi3EmbeddingImpl(int64_t vocab, int64_t hidden, const torch::TensorOptions& options)
-    : math_dtype(options.dtype().toScalarType()) {
+Phi3EmbeddingImpl::Phi3EmbeddingImpl(int64_t vocab, int64_t hidden, const torch::TensorOptions& options) {
   weight = register_parameter("weight", at::empty({vocab, hidden}, options), /*requires_grad=*/false);
 }
 
@@ -37,8 +36,7 @@ torch::Tensor Phi3EmbeddingImpl::forward(const torch::Tensor& ids) const {
                                         " outside the vocabulary [0, " + std::to_string(vocab) +
                                         ") of llm.model.embed_tokens.weight (sentinels must be replaced first)");
   }
-  // The mixed runtime keeps the table bf16: only the looked-up rows are widened (exactly).
-  return at::embedding(weight, ids.to(weight.device())).to(math_dtype);
+  return at::embedding(weight, ids.to(weight.device()));
 }
 
 Phi3RMSNormImpl::Phi3RMSNormImpl(int64_t hidden, double eps_, const torch::TensorOptions& options) : eps(eps_) {

@@ -34,8 +34,7 @@ class Phi3EmbeddingImpl : public torch::nn::Module {
   Phi3EmbeddingImpl(int64_t vocab, int64_t hidden, const torch::TensorOptions& options);
   // ids (int64, any shape) → [..., hidden]; throws InvalidArgument naming the first id out of range.
   torch::Tensor forward(const torch::Tensor& ids) const;
-  torch::Tensor weight;
-  at::ScalarType math_dtype;  // of the rows returned (the table itself may stay bf16: the mixed runtime)
+  torch::Tensor weight;  // may stay bf16 under fp32 math (the mixed runtime): Phi3Model::embed widens the rows
 };
 TORCH_MODULE(Phi3Embedding);
 

@@ -135,7 +135,8 @@ TEST(Abi, TaskModeAndDtypeNamesRoundTrip) {
   ASSERT_EQ(xsam_dtype_from_name("bf16", &d), XSAM_OK);
   EXPECT_EQ(d, XSAM_DTYPE_BF16);
   EXPECT_STREQ(xsam_dtype_name(XSAM_DTYPE_FP32), "fp32");
-  XSAM_EXPECT_FAIL(xsam_dtype_from_name("fp16", &d), XSAM_ERR_INVALID_ARGUMENT, "(one of auto, fp32 or bf16)");
+  EXPECT_STREQ(xsam_dtype_name(XSAM_DTYPE_MIXED), "mixed");
+  XSAM_EXPECT_FAIL(xsam_dtype_from_name("fp16", &d), XSAM_ERR_INVALID_ARGUMENT, "(one of auto, fp32, bf16 or mixed)");
 }
 
 TEST(Abi, DecodeWithAPixelLimitRefusesFromTheHeader) {

@@ -37,8 +37,8 @@ const SamModels& models() {
     s.sam = tv::bind_golden(std::make_shared<SamEncoder>(s.config.sam, all), kPrefix, unused);
     s.sam_bf16 = tv::bind_golden(std::make_shared<SamEncoder>(s.config.sam, all), kPrefix, unused);
     s.sam_bf16->to(torch::kBFloat16);
-    s.projector = tv::bind_golden(std::make_shared<Projector>(s.config.seg_projector), "seg_projector.");
-    s.projector_bf16 = tv::bind_golden(std::make_shared<Projector>(s.config.seg_projector), "seg_projector.");
+    s.projector = tv::bind_golden(std::make_shared<Projector>(s.config.seg_projector, torch::kFloat32), "seg_projector.");
+    s.projector_bf16 = tv::bind_golden(std::make_shared<Projector>(s.config.seg_projector, torch::kBFloat16), "seg_projector.");
     s.projector_bf16->to(torch::kBFloat16);
     s.connector = tv::bind_golden(std::make_shared<Connector>(s.config.connector), "seg_connector.");
     s.connector_bf16 = tv::bind_golden(std::make_shared<Connector>(s.config.connector), "seg_connector.");
@@ -67,7 +67,7 @@ TEST(VisionSam, BindsStrictlyAndBuildsOnlyNeededBlocks) {
   auto rc = bind_module(connector, tv::golden_store(), "seg_connector.");
   EXPECT_TRUE(rc.missing.empty() && rc.mismatched.empty());
   EXPECT_TRUE(tv::unexpected_keys(rc, "seg_connector.", {}).empty());
-  Projector projector(config.seg_projector);
+  Projector projector(config.seg_projector, torch::kFloat32);
   auto rp = bind_module(projector, tv::golden_store(), "seg_projector.");
   EXPECT_TRUE(rp.missing.empty() && rp.mismatched.empty());
   EXPECT_TRUE(tv::unexpected_keys(rp, "seg_projector.", {}).empty());

@@ -27,8 +27,8 @@ const SiglipModels& models() {
     s.siglip = tv::bind_golden(std::make_shared<SiglipVision>(s.config.siglip), kPrefix, unused);
     s.siglip_bf16 = tv::bind_golden(std::make_shared<SiglipVision>(s.config.siglip), kPrefix, unused);
     s.siglip_bf16->to(torch::kBFloat16);
-    s.projector = tv::bind_golden(std::make_shared<Projector>(s.config.visual_projector), "visual_projector.");
-    s.projector_bf16 = tv::bind_golden(std::make_shared<Projector>(s.config.visual_projector), "visual_projector.");
+    s.projector = tv::bind_golden(std::make_shared<Projector>(s.config.visual_projector, torch::kFloat32), "visual_projector.");
+    s.projector_bf16 = tv::bind_golden(std::make_shared<Projector>(s.config.visual_projector, torch::kBFloat16), "visual_projector.");
     s.projector_bf16->to(torch::kBFloat16);
     return s;
   }();

@@ -62,7 +62,7 @@ TEST(KernelPaths, MixedLinearMatchesTheReferenceOnEveryPathAndRowCount) {
   for (int64_t K : std::vector<int64_t>{1, 7, 16, 45, 384}) {
     const auto w = random({37, K}, torch::kBFloat16, K);
     const auto bias = random({37}, torch::kFloat, K + 1);
-    for (int64_t rows : std::vector<int64_t>{1, 2, 3, 4, 5, 9, kMixedGemvMaxRows, kMixedGemvMaxRows + 1, 150}) {
+    for (int64_t rows : std::vector<int64_t>{1, 2, 3, 4, 5, 9, 17, kMixedGemvMaxRows, kMixedGemvMaxRows + 1, 150}) {
       const auto x = random({rows, K}, torch::kFloat, rows);
       torch::Tensor generic;
       for (CpuPath p : supported_paths()) {
@@ -83,11 +83,12 @@ TEST(KernelPaths, GemvOutputsDoNotDependOnTheRowCount) {
   RestorePath restore;
   const int64_t K = 100;
   const auto w = random({19, K}, torch::kBFloat16, 3);
-  const auto x = random({kMixedGemvMaxRows, K}, torch::kFloat, 4);
   for (CpuPath p : supported_paths()) {
     set_cpu_path(cpu_path_name(p), "test");
+    const int64_t rows = mixed_gemv_max_rows();  // every row count up to this takes the GEMV
+    const auto x = random({rows, K}, torch::kFloat, 4);
     const auto all = xsam::linear(x, w);
-    for (int64_t r : {int64_t{0}, int64_t{5}, kMixedGemvMaxRows - 1})
+    for (int64_t r = 0; r < rows; ++r)
       EXPECT_TRUE(torch::equal(xsam::linear(x.slice(0, r, r + 1), w), all.slice(0, r, r + 1)))
           << cpu_path_name(p) << " row " << r;
   }
@@ -95,18 +96,20 @@ TEST(KernelPaths, GemvOutputsDoNotDependOnTheRowCount) {
 
 TEST(KernelPaths, MixedGemmOverSeveralPanelsMatchesTheReference) {
   RestorePath restore;
-  // More weight rows than one widening panel holds, and a last panel that is not full.
-  const int64_t K = 512;
-  const int64_t panel_rows = kWidenPanelBytes / int64_t(sizeof(float)) / K;
-  const int64_t N = panel_rows + 70;
+  // Panels of 64 weight rows for a weight of 200 rows: three full panels and a part.
+  const int64_t K = 96, N = 200;
+  const int64_t panel_bytes = 64 * K * int64_t(sizeof(float));
   const auto w = random({N, K}, torch::kBFloat16, 5);
   const auto bias = random({N}, torch::kFloat, 6);
-  const auto x = random({2, kMixedGemvMaxRows + 3, K}, torch::kFloat, 7);
+  const auto x = random({2, 37, K}, torch::kFloat, 7);
   for (CpuPath p : supported_paths()) {
     set_cpu_path(cpu_path_name(p), "test");
-    const auto y = xsam::linear(x, w, bias);
-    ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, kMixedGemvMaxRows + 3, N}));
+    const auto y = widened_linear(x, w, bias, panel_bytes);
+    ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 37, N}));
     expect_close_to_reference(y.reshape({-1, N}), x.reshape({-1, K}), w, bias, cpu_path_name(p));
+    // One panel or many: the same GEMM per output column.
+    const auto whole = widened_linear(x, w, bias, N * K * int64_t(sizeof(float)));
+    EXPECT_LE((y - whole).abs().max().item<float>(), 1e-5f * (1 + whole.abs().max().item<float>())) << cpu_path_name(p);
   }
 }
 

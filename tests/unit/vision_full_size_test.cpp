@@ -78,7 +78,7 @@ TEST(VisionFullSize, ParameterNamesAndShapesMatchTheCheckpointLayout) {
   SamEncoder sam(c.sam);
   EXPECT_EQ(sam.num_blocks_built(), 24);  // hs[24] is needed by the connector
   expect_matches_layout(sam, "segmentor.encoder.", sam_unused_key_prefixes(c.sam, "segmentor.encoder."));
-  Projector visual(c.visual_projector), seg(c.seg_projector);
+  Projector visual(c.visual_projector, torch::kFloat32), seg(c.seg_projector, torch::kFloat32);
   expect_matches_layout(visual, "visual_projector.", {});
   expect_matches_layout(seg, "seg_projector.", {});
   Connector connector(c.connector);
@@ -125,7 +125,7 @@ TEST(VisionFullSize, OneBlockOfEachKindRuns) {
   std::printf("[time] full sam global block: %.2f s\n", seconds_since(t2));
 
   // Projectors at full width on small inputs (the seg projector on an 8×8 grid → 16 tokens).
-  Projector visual(c.visual_projector), seg(c.seg_projector);
+  Projector visual(c.visual_projector, torch::kFloat32), seg(c.seg_projector, torch::kFloat32);
   randomise(visual);
   randomise(seg);
   EXPECT_EQ(visual.forward(s.slice(1, 0, 4)).sizes(), (std::vector<int64_t>{1, 4, 3072}));

@@ -72,7 +72,7 @@ TEST(VisionPixelShuffle, MaybePadPadsOddSidesBottomRight) {
 // An odd SAM grid: padded, shuffled and projected; the token count is what ModelConfig counts.
 TEST(VisionProjector, OddGridPadsBeforeShuffleAndMatchesHandComputation) {
   ProjectorConfig cfg{4, 3, 0.5, 2, true};
-  Projector projector(cfg);
+  Projector projector(cfg, torch::kFloat32);
   for (auto& p : projector.parameters()) p.normal_(0, 0.5);
   auto x = torch::randn({1, 5, 5, 4});
   auto y = projector.forward(x);
