@@ -198,7 +198,7 @@ typedef struct {
   int top_k;
   float top_p;
   uint64_t seed;               /* sampling and the vision sampler's draws; default 0 */
-  int question_template;       /* index into the task's question templates (spec §5.1); default 0 */
+  int question_template;       /* index into the task's question templates (docs/design/upstream-facts.md#tasks-and-templates); default 0 */
   int answer_template;         /* index into the task's answer templates; default 0 */
   float score_threshold;       /* instance / panoptic / VGD / interactive keep threshold; default 0.5 */
   float overlap_threshold;     /* panoptic; default 0.8 */

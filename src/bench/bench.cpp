@@ -268,122 +268,115 @@ BenchOptions bench_options_from_json(const json& j) {
   return o;
 }
 
-json run_benchmark(const std::string& dir, const BenchOptions& o) {
-  auto log = [&](const std::string& s) {
-    if (o.log) o.log(s);
-  };
-  torch::NoGradGuard no_grad;
-  const bool peak_reset = reset_peak_rss();
-  const int64_t rss_start = proc_status_bytes("VmRSS:");
-  const int threads = o.threads > 0 ? o.threads : default_thread_count();
-  torch::set_num_threads(threads);
-  // The runtime the load will take, resolved now so that the limits are those of its kernel path.
-  LoadOptions lo;
-  lo.threads = threads;
-  lo.dtype_auto = o.dtype == "auto";
-  lo.dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
-  lo.bf16_weights = o.dtype == "mixed";
-  const CpuPath path = set_cpu_path(lo.cpu, "XSAM_CPU");
-  const Runtime runtime = resolve_runtime(lo);
-  const torch::Dtype math = runtime.math;
-  const torch::Dtype weights = runtime.bf16_weights ? torch::kBFloat16 : math;
-  const int64_t elem = int64_t(c10::elementSize(weights)), kv_elem = int64_t(c10::elementSize(math));
+namespace {
 
-  json out;
+// What one run is about: the options, the runtime they resolve to on this CPU path, and the model's sizes.
+struct BenchPlan {
+  BenchOptions options;
+  int threads = 0;
+  LoadOptions load;
+  CpuPath path = CpuPath::Generic;
+  Runtime runtime;
+  torch::Dtype math = torch::kFloat32, weights = torch::kFloat32;
+  int64_t weight_elem = 4, kv_elem = 4;  // bytes per weight element and per cached key/value element
+  ModelConfig cfg;                       // as the file has it (all LLM layers): every FLOP and byte count
+  CheckpointSize size;
+  int layers = 0;                        // LLM layers built
+  bool partial = false;
+  double llm_scale = 1;                  // all layers / layers built
+};
+
+// The three calls the report is about, on one image.
+struct BenchCalls {
+  SegmentResult first, cached, chat;
+  SegmentDebug first_debug;
+  double first_s = 0, cached_s = 0;
+  double lm_head_s = 0;  // one row's lm_head, for extrapolating a partial model's decoding
+};
+
+BenchPlan plan_run(const std::string& dir, const BenchOptions& o) {
+  BenchPlan p;
+  p.options = o;
+  p.threads = o.threads > 0 ? o.threads : default_thread_count();
+  torch::set_num_threads(p.threads);
+  // The runtime the load will take, resolved now so that the limits are those of its kernel path.
+  p.load.threads = p.threads;
+  p.load.dtype_auto = o.dtype == "auto";
+  p.load.dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  p.load.bf16_weights = o.dtype == "mixed";
+  p.path = set_cpu_path(p.load.cpu, "XSAM_CPU");
+  p.runtime = resolve_runtime(p.load);
+  p.math = p.runtime.math;
+  p.weights = p.runtime.bf16_weights ? torch::kBFloat16 : p.math;
+  p.weight_elem = int64_t(c10::elementSize(p.weights));
+  p.kv_elem = int64_t(c10::elementSize(p.math));
+  p.cfg = load_model_config(dir + "/config.json");
+  p.size = checkpoint_size(dir, p.cfg.llm.num_layers);
+  p.layers = o.llm_layers > 0 ? std::min(o.llm_layers, p.cfg.llm.num_layers) : p.cfg.llm.num_layers;
+  if (o.llm_layers < 0)
+    p.layers = layers_that_fit(p.size, p.cfg.llm.num_layers, double(p.weight_elem), double(meminfo_bytes("MemAvailable:")));
+  p.partial = p.layers < p.cfg.llm.num_layers;
+  p.llm_scale = double(p.cfg.llm.num_layers) / p.layers;
+  p.load.llm_layers = p.partial ? p.layers : 0;
+  return p;
+}
+
+void describe_run(const std::string& dir, const BenchPlan& p, json& out) {
   out["model_dir"] = dir;
-  out["dtype"] = runtime.name();
-  out["cpu_path"] = cpu_path_name(path);
-  out["weight_dtype"] = dtype_name(weights);
-  out["math_dtype"] = dtype_name(math);
-  out["threads"] = threads;
+  out["dtype"] = p.runtime.name();
+  out["cpu_path"] = cpu_path_name(p.path);
+  out["weight_dtype"] = dtype_name(p.weights);
+  out["math_dtype"] = dtype_name(p.math);
+  out["threads"] = p.threads;
   out["physical_cores"] = default_thread_count();
   out["logical_cpus"] = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   out["load_average_start"] = load_average();
   out["mem_available_start_bytes"] = meminfo_bytes("MemAvailable:");
   out["libtorch"] = TORCH_VERSION;
+}
 
-  // The config as the file has it (all LLM layers) drives every FLOP and byte count.
-  ModelConfig cfg = load_model_config(dir + "/config.json");
-  const CheckpointSize cs = checkpoint_size(dir, cfg.llm.num_layers);
-  int layers = o.llm_layers > 0 ? std::min(o.llm_layers, cfg.llm.num_layers) : cfg.llm.num_layers;
-  if (o.llm_layers < 0)
-    layers = layers_that_fit(cs, cfg.llm.num_layers, double(elem), double(meminfo_bytes("MemAvailable:")));
-  const bool partial = layers < cfg.llm.num_layers;
-  const double llm_scale = double(cfg.llm.num_layers) / layers;
+bench::MachineLimits measure_path_limits(const BenchPlan& p, const std::function<void(const std::string&)>& log) {
+  const int64_t typical_rows = p.cfg.image_tokens() + 40;
+  log(std::string("measuring the limits of the ") + cpu_path_name(p.path) + " path: " + dtype_name(p.math) +
+      " GEMMs at the model's shapes, the decoding GEMV over " + dtype_name(p.weights) + " weights, a plain read");
+  return bench::measure_limits(p.cfg, typical_rows, p.math, p.weights);
+}
 
-  // ---- limits (before)
-  const int64_t typical_rows = cfg.image_tokens() + 40;
-  bench::MachineLimits lim;
-  if (o.measure_limits) {
-    log(std::string("measuring the limits of the ") + cpu_path_name(path) + " path: " + dtype_name(math) +
-        " GEMMs at the model's shapes, the decoding GEMV over " + dtype_name(weights) + " weights, a plain read");
-    lim = bench::measure_limits(cfg, typical_rows, math, weights);
-  }
-
-  // ---- load
-  if (o.warm_page_cache) {
-    log("reading the weight files once (warm page cache)");
-    out["page_cache_warm_s"] = warm_page_cache(dir);
-  }
-  log(std::string("loading ") + dir + " (" + runtime.name() + ": " + dtype_name(weights) + " weights, " +
-      dtype_name(math) + " math" +
-      (partial ? ", " + std::to_string(layers) + " of " + std::to_string(cfg.llm.num_layers) + " LLM layers" : "") + ")");
-  lo.llm_layers = partial ? layers : 0;
-  auto t_load = Clock::now();
-  std::shared_ptr<LoadedModel> model = load_model(dir, lo);
-  const double load_s = since(t_load);
-  const ModelConfig& mcfg = model->config;  // as loaded (maybe fewer layers); window etc. as cfg
-  cfg.llm.sliding_window_keys = mcfg.llm.sliding_window_keys;
-  ContextOptions co;
-  co.image_cache_entries = 1;
-  Context ctx(model, co);
-
-  Image image = o.image_path.empty() ? synthetic_image(640, 480) : decode_image_file(o.image_path);
-  out["image"] = {{"path", o.image_path.empty() ? "synthetic" : o.image_path}, {"width", image.width}, {"height", image.height}};
-
-  // ---- first call: referring, teacher-forced (the peer measurement)
+BenchCalls run_calls(Context& ctx, const Image& image, const BenchPlan& p,
+                     const std::function<void(const std::string&)>& log) {
+  BenchCalls c;
+  // First call: referring, teacher-forced (upstream's own peer measurement).
   SegmentRequest first;
   first.task = Task::Referring;
   first.prompt = "the red disc on the left";
   log("first call (referring, new image)");
-  SegmentDebug dbg;
   auto t1 = Clock::now();
-  SegmentResult r1 = segment(ctx, image, first, &dbg);
-  double first_s = since(t1);
-
-  // ---- second call on the same image: per-image cache + prefix KV cache
+  c.first = segment(ctx, image, first, &c.first_debug);
+  c.first_s = since(t1);
+  // A second prompt on the same image: the per-image cache and the prefix KV cache.
   SegmentRequest second = first;
   second.prompt = "the blue box on the right";
   log("cached call (referring, same image)");
   auto t2 = Clock::now();
-  SegmentResult r2 = segment(ctx, image, second);
-  double cached_s = since(t2);
-
-  // ---- decoding: a generating chat request on the same image
+  c.cached = segment(ctx, image, second);
+  c.cached_s = since(t2);
+  // Decoding: a generating chat request on the same image.
   SegmentRequest chat;
   chat.task = Task::Chat;
   chat.mode = Mode::Generate;
   chat.prompt = "Describe this image in detail.";
-  chat.max_new_tokens = o.decode_tokens;
-  log("decoding " + std::to_string(o.decode_tokens) + " tokens (chat, same image)");
-  SegmentResult r3 = segment(ctx, image, chat);
-  const double head_s = partial ? lm_head_seconds(model->net->llm(), 5) : 0.0;
-  out["memory_plan"] = model->memory.describe();
+  chat.max_new_tokens = p.options.decode_tokens;
+  log("decoding " + std::to_string(p.options.decode_tokens) + " tokens (chat, same image)");
+  c.chat = segment(ctx, image, chat);
+  return c;
+}
 
-  // The pipeline's peak, read before the second limit measurement allocates its own buffers.
-  const int64_t peak_rss = proc_status_bytes("VmHWM:");
-
-  // ---- limits (after): the best of both, so a busy moment does not flatter the fractions
-  if (o.measure_limits) {
-    log("measuring the limits again");
-    lim = bench::best_of(lim, bench::measure_limits(cfg, typical_rows, math, weights));
-  }
-  const double peak = lim.matmul_gflops;
-  const double bandwidth = lim.bandwidth_gbs();
-
-  // ---- work of each stage
-  const PromptRows p1 = prompt_rows(cfg, r1.prompt_ids), p2 = prompt_rows(cfg, r2.prompt_ids),
-                   p3 = prompt_rows(cfg, r3.prompt_ids);
+// Every stage of the first and the cached call against its FLOP count and the matmul rate `peak`.
+void report_stages(const BenchPlan& p, const BenchCalls& c, double peak, json& out) {
+  const ModelConfig& cfg = p.cfg;
+  const PromptRows p1 = prompt_rows(cfg, c.first.prompt_ids), p2 = prompt_rows(cfg, c.cached.prompt_ids),
+                   p3 = prompt_rows(cfg, c.chat.prompt_ids);
+  const auto& dbg = c.first_debug;
   const int64_t dec_rows = dbg.cond.defined() ? dbg.cond.size(0) : 1;
   const int64_t dec_classes = dbg.cond.defined() ? dbg.cond.size(1) : 2;
   const double f_prefill1 = bench::llm_prefill_flops(cfg.llm, 0, p1.prefix + p1.rest);
@@ -391,33 +384,32 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
   const double f_decoder1 = bench::llm_projector_flops(cfg, p1.rest) + bench::mask_decoder_flops(cfg, dec_rows, dec_classes);
   const double f_decoder2 = bench::llm_projector_flops(cfg, p2.rest) + bench::mask_decoder_flops(cfg, dec_rows, dec_classes);
   const double f_vision = bench::vision_flops(cfg);
-
   // LLM times of a partial model, scaled to all layers (lm_head does not scale).
-  auto llm_time = [&](double s) { return partial ? s * llm_scale : s; };
-  const double prefill1 = llm_time(timing(r1, "prefill")), prefill2 = llm_time(timing(r2, "prefill"));
-  const double first_total = first_s + (prefill1 - timing(r1, "prefill"));
-  const double cached_total = cached_s + (prefill2 - timing(r2, "prefill"));
+  auto llm_time = [&](double s) { return p.partial ? s * p.llm_scale : s; };
+  const double prefill1 = llm_time(timing(c.first, "prefill")), prefill2 = llm_time(timing(c.cached, "prefill"));
+  const double first_total = c.first_s + (prefill1 - timing(c.first, "prefill"));
+  const double cached_total = c.cached_s + (prefill2 - timing(c.cached, "prefill"));
 
   json stages = json::object();
-  stages["preprocess"] = stage(timing(r1, "preprocess"), 0, peak);
+  stages["preprocess"] = stage(timing(c.first, "preprocess"), 0, peak);
   const std::pair<const char*, double> parts[] = {
       {"vision.siglip", bench::siglip_flops(cfg)},          {"vision.visual_projector", bench::visual_projector_flops(cfg)},
       {"vision.sam", bench::sam_flops(cfg)},                {"vision.seg_projector", bench::seg_projector_flops(cfg)},
       {"vision.connector", bench::connector_flops(cfg)},    {"vision.pixel_decoder", bench::pixel_decoder_flops(cfg)}};
-  for (const auto& [name, f] : parts) stages[name] = stage(timing(r1, name), f, peak);
-  stages["vision"] = stage(timing(r1, "vision"), f_vision, peak);
+  for (const auto& [name, f] : parts) stages[name] = stage(timing(c.first, name), f, peak);
+  stages["vision"] = stage(timing(c.first, "vision"), f_vision, peak);
   stages["prefill"] = stage(prefill1, f_prefill1, peak);
-  stages["decoder"] = stage(timing(r1, "decoder"), f_decoder1, peak);
-  stages["postprocess"] = stage(timing(r1, "postprocess"), 0, peak);
+  stages["decoder"] = stage(timing(c.first, "decoder"), f_decoder1, peak);
+  stages["postprocess"] = stage(timing(c.first, "postprocess"), 0, peak);
   out["stages"] = stages;
 
   json cached = json::object();
-  cached["preprocess"] = stage(timing(r2, "preprocess"), 0, peak);
+  cached["preprocess"] = stage(timing(c.cached, "preprocess"), 0, peak);
   cached["prefill"] = stage(prefill2, f_prefill2, peak);
-  cached["decoder"] = stage(timing(r2, "decoder"), f_decoder2, peak);
-  cached["postprocess"] = stage(timing(r2, "postprocess"), 0, peak);
+  cached["decoder"] = stage(timing(c.cached, "decoder"), f_decoder2, peak);
+  cached["postprocess"] = stage(timing(c.cached, "postprocess"), 0, peak);
   out["cached_stages"] = cached;
-  out["cached_image_hit"] = r2.image_cache_hit;
+  out["cached_image_hit"] = c.cached.image_cache_hit;
 
   const double first_flops = f_vision + f_prefill1 + f_decoder1;
   const double floor_s = peak > 0 ? first_flops / (peak * 1e9) : 0;
@@ -427,25 +419,28 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
   out["first_call_over_floor"] = floor_s > 0 ? first_total / floor_s : 0;
   out["cached_call_s"] = cached_total;
   out["cached_over_first"] = first_total > 0 ? cached_total / first_total : 0;
-  const double enc_prefill_s = timing(r1, "vision") + prefill1;
+  const double enc_prefill_s = timing(c.first, "vision") + prefill1;
   out["encoders_and_prefill_fraction_of_peak"] =
       enc_prefill_s > 0 && peak > 0 ? (f_vision + f_prefill1) / enc_prefill_s / 1e9 / peak : 0;
   out["prompt_rows"] = {{"first", {{"prefix", p1.prefix}, {"rest", p1.rest}}},
                         {"cached", {{"prefix", p2.prefix}, {"rest", p2.rest}}},
                         {"chat", {{"prefix", p3.prefix}, {"rest", p3.rest}}}};
   out["decoder_rows"] = dec_rows;
+  out["chat_prefill_s"] = llm_time(timing(c.chat, "prefill"));
+}
 
-  // ---- decoding
-  const int64_t generated = static_cast<int64_t>(r3.generated_ids.size());
+// Decoding: tokens/s against the bytes a step must read at the memory bandwidth.
+void report_decoding(const BenchPlan& p, const BenchCalls& c, double bandwidth, json& out) {
+  const PromptRows p3 = prompt_rows(p.cfg, c.chat.prompt_ids);
+  const int64_t generated = static_cast<int64_t>(c.chat.generated_ids.size());
   const int64_t steps = std::max<int64_t>(0, generated - 1);  // the first token comes from the prefill's logits
-  const double decode_measured = timing(r3, "decode");
-  double per_token = steps > 0 ? decode_measured / steps : 0;
-  if (partial && per_token > 0) per_token = head_s + std::max(0.0, per_token - head_s) * llm_scale;
+  double per_token = steps > 0 ? timing(c.chat, "decode") / steps : 0;
+  if (p.partial && per_token > 0) per_token = c.lm_head_s + std::max(0.0, per_token - c.lm_head_s) * p.llm_scale;
   double bytes_per_token = 0, flops_per_token = 0;
   for (int64_t j = 0; j < steps; ++j) {
     const int64_t pos = p3.prefix + p3.rest + j;
-    bytes_per_token += bench::llm_decode_bytes(cfg.llm, pos, elem, kv_elem) / double(steps);
-    flops_per_token += bench::llm_decode_flops(cfg.llm, pos) / double(steps);
+    bytes_per_token += bench::llm_decode_bytes(p.cfg.llm, pos, p.weight_elem, p.kv_elem) / double(steps);
+    flops_per_token += bench::llm_decode_flops(p.cfg.llm, pos) / double(steps);
   }
   const double tok_s = per_token > 0 ? 1.0 / per_token : 0;
   const double bound_tok_s = bytes_per_token > 0 ? bandwidth * 1e9 / bytes_per_token : 0;
@@ -457,42 +452,95 @@ json run_benchmark(const std::string& dir, const BenchOptions& o) {
   out["decode_gflop_per_token"] = flops_per_token / 1e9;
   out["decode_bound_tok_s"] = bound_tok_s;
   out["decode_fraction_of_bandwidth"] = bound_tok_s > 0 ? tok_s / bound_tok_s : 0;
-  out["chat_prefill_s"] = llm_time(timing(r3, "prefill"));
+}
 
-  // ---- limits, memory, load
-  out["limits"] = limits_json(lim);
-  out["matmul_gflops"] = peak;
-  out["bandwidth_gbs"] = bandwidth;
+void report_memory_and_load(const BenchPlan& p, const LoadedModel& model, Context& ctx, double load_s,
+                            int64_t peak_rss, bool peak_reset, int64_t rss_start, json& out) {
   out["load_s"] = load_s;
   out["peak_rss_bytes"] = peak_rss;
   out["peak_rss_scope"] = peak_reset ? "this run" : "this process";
   out["rss_start_bytes"] = rss_start;
-  out["weight_bytes"] = model->weight_bytes;
-  out["weight_bytes_runtime"] = static_cast<int64_t>((cs.other_params + cs.llm_layer_params * cfg.llm.num_layers) * elem);
+  out["weight_bytes"] = model.weight_bytes;
+  out["weight_bytes_runtime"] =
+      static_cast<int64_t>((p.size.other_params + p.size.llm_layer_params * p.cfg.llm.num_layers) * p.weight_elem);
   out["kv_cache_bytes"] = static_cast<int64_t>(ctx.kv_cache().bytes());
-  out["llm_layers_run"] = layers;
-  out["llm_layers_total"] = cfg.llm.num_layers;
-  out["extrapolated"] = partial;
-  if (partial)
-    out["extrapolation"] = "LLM built with " + std::to_string(layers) + " of " + std::to_string(cfg.llm.num_layers) +
-                           " decoder layers (the " + runtime.name() +
-                           " weights do not fit in available memory): prefill times ×" + std::to_string(llm_scale) +
-                           ", decode = lm_head + layers ×" + std::to_string(llm_scale) +
+  out["memory_plan"] = model.memory.describe();
+  out["llm_layers_run"] = p.layers;
+  out["llm_layers_total"] = p.cfg.llm.num_layers;
+  out["extrapolated"] = p.partial;
+  if (p.partial)
+    out["extrapolation"] = "LLM built with " + std::to_string(p.layers) + " of " + std::to_string(p.cfg.llm.num_layers) +
+                           " decoder layers (the " + p.runtime.name() +
+                           " weights do not fit in available memory): prefill times ×" + std::to_string(p.llm_scale) +
+                           ", decode = lm_head + layers ×" + std::to_string(p.llm_scale) +
                            "; peak RSS is that of the partial model";
-  out["load_average_end"] = load_average();
+}
 
-  // ---- the targets (docs/performance.md), as ratios of this run; looser where the math is fp32 (no native
-  // bf16 dot products: the CPU classes without AVX-512-BF16)
-  const double rss_over = double(out["peak_rss_bytes"].get<int64_t>()) - double(model->weight_bytes);
-  const bool native_bf16 = math == torch::kBFloat16;
+// The targets (docs/performance.md) as ratios of this run; looser where the math is fp32 (no native bf16
+// dot products: the CPU classes without AVX-512-BF16).
+void report_targets(const BenchPlan& p, const LoadedModel& model, json& out) {
+  const double rss_over = double(out["peak_rss_bytes"].get<int64_t>()) - double(model.weight_bytes);
+  const bool native_bf16 = p.math == torch::kBFloat16;
   out["targets"] = {
       {"encoders_and_prefill_fraction_of_peak", {{"value", out["encoders_and_prefill_fraction_of_peak"]}, {"target", ">= 0.70"}}},
       {"first_call_over_floor", {{"value", out["first_call_over_floor"]}, {"target", native_bf16 ? "<= 1.25" : "<= 1.30"}}},
       {"cached_over_first", {{"value", out["cached_over_first"]}, {"target", "<= 0.10"}}},
       {"decode_fraction_of_bandwidth", {{"value", out["decode_fraction_of_bandwidth"]}, {"target", native_bf16 ? ">= 0.90" : ">= 0.80"}}},
       {"peak_rss_minus_weight_bytes_gb", {{"value", rss_over / 1e9}, {"target", "<= 2.0"}}},
-      {"load_s", {{"value", load_s}, {"target", "<= 3.0"}}}};
-  out["results"] = {{"first_masks", r1.masks.size()}, {"cached_masks", r2.masks.size()}, {"chat_text", r3.text}};
+      {"load_s", {{"value", out["load_s"]}, {"target", "<= 3.0"}}}};
+}
+
+}  // namespace
+
+json run_benchmark(const std::string& dir, const BenchOptions& o) {
+  auto log = [&](const std::string& s) {
+    if (o.log) o.log(s);
+  };
+  torch::NoGradGuard no_grad;
+  const bool peak_reset = reset_peak_rss();
+  const int64_t rss_start = proc_status_bytes("VmRSS:");
+  BenchPlan plan = plan_run(dir, o);
+  json out;
+  describe_run(dir, plan, out);
+
+  bench::MachineLimits lim;
+  if (o.measure_limits) lim = measure_path_limits(plan, log);
+  if (o.warm_page_cache) {
+    log("reading the weight files once (warm page cache)");
+    out["page_cache_warm_s"] = warm_page_cache(dir);
+  }
+  log(std::string("loading ") + dir + " (" + plan.runtime.name() + ": " + dtype_name(plan.weights) + " weights, " +
+      dtype_name(plan.math) + " math" +
+      (plan.partial ? ", " + std::to_string(plan.layers) + " of " + std::to_string(plan.cfg.llm.num_layers) + " LLM layers" : "") + ")");
+  auto t_load = Clock::now();
+  std::shared_ptr<LoadedModel> model = load_model(dir, plan.load);
+  const double load_s = since(t_load);
+  plan.cfg.llm.sliding_window_keys = model->config.llm.sliding_window_keys;  // as loaded
+  ContextOptions co;
+  co.image_cache_entries = 1;
+  Context ctx(model, co);
+
+  Image image = o.image_path.empty() ? synthetic_image(640, 480) : decode_image_file(o.image_path);
+  out["image"] = {{"path", o.image_path.empty() ? "synthetic" : o.image_path}, {"width", image.width}, {"height", image.height}};
+  BenchCalls calls = run_calls(ctx, image, plan, log);
+  if (plan.partial) calls.lm_head_s = lm_head_seconds(model->net->llm(), 5);
+  // The pipeline's peak, read before the second limit measurement allocates its own buffers.
+  const int64_t peak_rss = proc_status_bytes("VmHWM:");
+  if (o.measure_limits) {
+    // The best of both measurements, so that a busy moment does not flatter the fractions.
+    log("measuring the limits again");
+    lim = bench::best_of(lim, bench::measure_limits(plan.cfg, plan.cfg.image_tokens() + 40, plan.math, plan.weights));
+  }
+  report_stages(plan, calls, lim.matmul_gflops, out);
+  report_decoding(plan, calls, lim.bandwidth_gbs(), out);
+  out["limits"] = limits_json(lim);
+  out["matmul_gflops"] = lim.matmul_gflops;
+  out["bandwidth_gbs"] = lim.bandwidth_gbs();
+  report_memory_and_load(plan, *model, ctx, load_s, peak_rss, peak_reset, rss_start, out);
+  out["load_average_end"] = load_average();
+  report_targets(plan, *model, out);
+  out["results"] = {{"first_masks", calls.first.masks.size()}, {"cached_masks", calls.cached.masks.size()},
+                    {"chat_text", calls.chat.text}};
   return out;
 }
 

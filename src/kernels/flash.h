@@ -26,7 +26,7 @@ bool flash_attention_applies(const torch::Tensor& q);
 // SigLIP / HF eager: q, k, v [B, N, hd] (contiguous); scores = R(R(q·kᵀ)·scale); returns [B, N, hd].
 torch::Tensor flash_plain_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale);
 
-// SAM (spec §8.5): q_scaled = R(q·scale) and the unscaled q, k, v: [B, M, hd] with M = Qh·Qw queries of a
+// SAM (docs/design/upstream-facts.md#sam-encoder): q_scaled = R(q·scale) and the unscaled q, k, v: [B, M, hd] with M = Qh·Qw queries of a
 // grid (query m at row m / Qw, column m % Qw) and N = Kh·Kw keys; rel_h_table [Qh, Kh, hd],
 // rel_w_table [Qw, Kw, hd] (relative_positions()). v_ij = R(R(s_ij + rel_h) + rel_w) as
 // sam_attention_softmax_ (kernels/softmax.h). Returns [B, M, hd].

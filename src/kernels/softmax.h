@@ -25,7 +25,7 @@ bool fast_softmax_available();
 // softmax_fp32 over the last dim, rounded to the dtype.
 torch::Tensor attention_softmax_(torch::Tensor& scores);
 
-// SAM (spec §8.5), with the decomposed relative-position terms computed here too: scores [B, Q, Kh·Kw]
+// SAM (docs/design/upstream-facts.md#sam-encoder), with the decomposed relative-position terms computed here too: scores [B, Q, Kh·Kw]
 // (bf16 or fp32, contiguous, modified in place and returned) of the queries of grid rows
 // [first_row, first_row + Q / Qw) (Qw query columns, query i at row first_row + i / Qw, column i % Qw);
 // q [B, Q, hd] the UNSCALED queries; rel_h_table [rows, Kh, hd], rel_w_table [Qw, Kw, hd]

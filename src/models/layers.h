@@ -7,7 +7,7 @@
 //
 // Parameters are registered with requires_grad = false: the library only runs inference.
 //
-// The fp32 "islands" of spec §8.17 live here too: LayerNorm statistics are always computed in fp32,
+// The fp32 "islands" of docs/design/numerics.md live here too: LayerNorm statistics are always computed in fp32,
 // so a bf16 module behaves like upstream's bf16 run on GPU (fp32 accumulation inside the kernel).
 #pragma once
 #include <string>
@@ -77,7 +77,7 @@ class LayerNorm : public torch::nn::Module {
   double eps_;
 };
 
-// SAM's LayerNorm2d (`SamLayerNorm(data_format="channels_first")`, spec §2.5) over dim 1 of NCHW:
+// SAM's LayerNorm2d (`SamLayerNorm(data_format="channels_first")`, docs/design/upstream-facts.md#connector) over dim 1 of NCHW:
 // mean and biased variance in fp32, divide by sqrt(var + eps) (not ·rsqrt), cast back to the input
 // dtype, then the affine in the input dtype — the same rounding points as upstream.
 class LayerNorm2d : public torch::nn::Module {

@@ -1,14 +1,14 @@
-// Phi3Model — the X-SAM language model (Phi-3 decoder + lm_head; spec §2.7), a torch::nn::Module whose
+// Phi3Model — the X-SAM language model (Phi-3 decoder + lm_head; docs/design/upstream-facts.md#phi-3), a torch::nn::Module whose
 // parameter names are the checkpoint's, relative to `llm.`:
 //   model.embed_tokens.weight, model.layers.N.{input_layernorm, self_attn.qkv_proj, self_attn.o_proj,
 //   post_attention_layernorm, mlp.gate_up_proj, mlp.down_proj}.weight, model.norm.weight, lm_head.weight
 //
 // Built for the pipeline: the input is `inputs_embeds` (text rows from embed(ids), image/region rows from
 // the vision side) plus the absolute position of its first row; the output is the final-norm hidden state
-// of every input row (what the LLM→decoder projector reads, spec §2.8) and fp32 logits for only the
+// of every input row (what the LLM→decoder projector reads, docs/design/upstream-facts.md#llm-to-decoder-embeddings) and fp32 logits for only the
 // positions asked for. With a Phi3KvCache the same call serves the image-prefix prefill, the prefill of
 // the rest of the prompt and per-token decoding. Runtime dtype fp32 or bf16 (fp32 islands: RMSNorm
-// statistics, RoPE tables, attention scores/softmax, logits; spec §8.17).
+// statistics, RoPE tables, attention scores/softmax, logits; docs/design/numerics.md).
 #pragma once
 #include <cstdint>
 #include <memory>

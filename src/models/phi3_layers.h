@@ -1,4 +1,4 @@
-// The building blocks of the Phi-3 decoder (spec §2.7). Each holds its parameters under the checkpoint's
+// The building blocks of the Phi-3 decoder (docs/design/upstream-facts.md#phi-3). Each holds its parameters under the checkpoint's
 // own names; Phi3Model (phi3.h) strings them together and owns the position/cache bookkeeping.
 //
 // Parameters are allocated, not initialised: bind_module() fills them from the checkpoint (and reports

@@ -1,4 +1,4 @@
-// DynamicProjector (spec §2.2, §2.4): Linear → exact-erf GELU → Linear (depth 2; deeper configs add
+// DynamicProjector (docs/design/upstream-facts.md#projectors): Linear → exact-erf GELU → Linear (depth 2; deeper configs add
 // GELU → Linear pairs), optionally preceded by the pixel shuffle for 4-D channels-last input.
 // Used three times: visual_projector (SigLIP → LLM), seg_projector (SAM hs → LLM, shuffle 0.5) and
 // llm_projector (LLM → decoder). Parameter names relative to the part prefix: model.0.*, model.2.*, …

@@ -45,7 +45,7 @@ XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch:
                      const std::vector<std::string>& extra_unused, bool bf16_weights)
     : config_(config), dtype_(dtype), device_(device) {
   torch::NoGradGuard no_grad;
-  // Both branches' key spellings are accepted whatever the behaviour preset (spec §9): the checkpoint
+  // Both branches' key spellings are accepted whatever the behaviour preset (docs/design/upstream-facts.md#branches): the checkpoint
   // decides which one is bound (and which keys count as knowingly unused).
   for (const char* prefix : {"visual_encoder.", "vision_encoder."})
     if (store.contains(std::string(prefix) + "vision_model.embeddings.patch_embedding.weight"))

@@ -1,5 +1,5 @@
 // XSamModel — every module of X-SAM, built from a ModelConfig and bound strictly to a checkpoint
-// (spec §1.1). It computes; it knows nothing of tasks, prompts or caches (ARCHITECTURE.md §1).
+// (docs/design/upstream-facts.md#modules). It computes; it knows nothing of tasks, prompts or caches (docs/design/architecture.md#layers).
 //
 // Per image: encode_image() runs SigLIP → visual projector, the SAM encoder → seg projector and
 // connector → Mask2Former pixel decoder. Per prompt: the LLM (Phi-3) with the image rows spliced in,
@@ -40,7 +40,7 @@ struct PartInfo {
 class XSamModel {
  public:
   // Builds every module in `dtype` on `device` and binds it to `store`, reporting in one error every
-  // missing, unexpected and mis-shaped tensor (unused-by-design keys are allowed, DECISIONS B2).
+  // missing, unexpected and mis-shaped tensor (unused-by-design keys are allowed, docs/design/decisions.md#strict-binding).
   // Weights stored in `dtype` are used in place from the file mapping (no second copy, BindOptions);
   // `extra_unused` lists more checkpoint key prefixes that may stay unused (a benchmark that builds
   // fewer LLM layers than the checkpoint holds).

@@ -244,7 +244,10 @@ struct HttpServer::Impl {
     svr.Delete("/(.*)", other_method);
     svr.Patch("/(.*)", other_method);
     svr.Post("/(v1/info|healthz|readyz|metrics)", other_method);
+    error_and_logging_handlers();
+  }
 
+  void error_and_logging_handlers() {
     // Errors without a body (404 from routing, 413 from the body limit, 400 from a bad request line)
     // get the API's JSON error too.
     svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
