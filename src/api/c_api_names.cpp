@@ -86,11 +86,13 @@ xsam_status xsam_mode_from_name(const char* name, xsam_mode* out) {
 
 const char* xsam_dtype_name(xsam_dtype dtype) {
   const int i = api::enum_int(dtype);
-  return i >= 0 && i < 3 ? kDtypeNames[i] : nullptr;
+  constexpr int count = int(sizeof kDtypeNames / sizeof kDtypeNames[0]);
+  return i >= 0 && i < count ? kDtypeNames[i] : nullptr;
 }
 
 xsam_status xsam_dtype_from_name(const char* name, xsam_dtype* out) {
-  return from_name("xsam_dtype_from_name", "dtype", name, out, dtype_name_of, 4);
+  return from_name("xsam_dtype_from_name", "dtype", name, out, dtype_name_of,
+                   int(sizeof kDtypeNames / sizeof kDtypeNames[0]));
 }
 
 size_t xsam_utf8_valid_prefix(const char* s, size_t n) {
