@@ -40,6 +40,8 @@ nlohmann::json result_to_json(const SegmentResult& r) {
   if (!r.note.empty()) j["note"] = r.note;
   j["image_cache_hit"] = r.image_cache_hit;
   j["timings"] = r.timings;
+  if (!r.cpu_path.empty())
+    j["runtime"] = {{"cpu_path", r.cpu_path}, {"weight_dtype", r.weight_dtype}, {"math_dtype", r.math_dtype}};
   return j;
 }
 

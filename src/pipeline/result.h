@@ -36,6 +36,9 @@ struct SegmentResult {
   std::string note;                   // why no masks were produced, when none were
   bool image_cache_hit = false;
   std::map<std::string, double> timings;  // seconds per stage
+  // What computed it, next to the timings: the CPU kernel path ("avx2", …, or "cuda"), the dtype of the
+  // weights in memory and of the math ("bf16" / "fp32"). Empty where not set (no "runtime" in the JSON).
+  std::string cpu_path, weight_dtype, math_dtype;
 };
 
 nlohmann::json result_to_json(const SegmentResult& result);

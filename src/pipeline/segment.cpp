@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include "core/cpu_path.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "generate/generate.h"
@@ -527,6 +528,9 @@ SegmentResult segment(Context& context, const Image& image, const SegmentRequest
   result.width = image.width;
   result.height = image.height;
   result.class_names = resolved.classes;
+  result.cpu_path = model.net->device().is_cpu() ? cpu_path_name(cpu_path_active()) : model.net->device().str();
+  result.weight_dtype = model.net->weight_dtype() == torch::kBFloat16 ? "bf16" : "fp32";
+  result.math_dtype = model.net->dtype() == torch::kBFloat16 ? "bf16" : "fp32";
   const bool generating = resolved.mode == Mode::Generate;
 
   const BuiltPrompt prompt = build_prompt(model, request, resolved);
