@@ -55,15 +55,6 @@ bool reset_peak_rss() {
   return static_cast<bool>(out);
 }
 
-int64_t meminfo_bytes(const char* key) {
-  std::ifstream in("/proc/meminfo");
-  std::string line;
-  const size_t n = std::strlen(key);
-  while (std::getline(in, line))
-    if (line.compare(0, n, key) == 0) return std::atoll(line.c_str() + n) * 1024;
-  return 0;
-}
-
 json load_average() {
   std::ifstream in("/proc/loadavg");
   double a = 0, b = 0, c = 0;
@@ -314,7 +305,7 @@ BenchPlan plan_run(const std::string& dir, const BenchOptions& o) {
   p.size = checkpoint_size(dir, p.cfg.llm.num_layers);
   p.layers = o.llm_layers > 0 ? std::min(o.llm_layers, p.cfg.llm.num_layers) : p.cfg.llm.num_layers;
   if (o.llm_layers < 0)
-    p.layers = layers_that_fit(p.size, p.cfg.llm.num_layers, double(p.weight_elem), double(meminfo_bytes("MemAvailable:")));
+    p.layers = layers_that_fit(p.size, p.cfg.llm.num_layers, double(p.weight_elem), double(available_memory_bytes()));
   p.partial = p.layers < p.cfg.llm.num_layers;
   p.llm_scale = double(p.cfg.llm.num_layers) / p.layers;
   p.load.llm_layers = p.partial ? p.layers : 0;
@@ -331,7 +322,7 @@ void describe_run(const std::string& dir, const BenchPlan& p, json& out) {
   out["physical_cores"] = default_thread_count();
   out["logical_cpus"] = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   out["load_average_start"] = load_average();
-  out["mem_available_start_bytes"] = meminfo_bytes("MemAvailable:");
+  out["mem_available_start_bytes"] = available_memory_bytes();
   out["libtorch"] = TORCH_VERSION;
 }
 

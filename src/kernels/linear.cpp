@@ -48,15 +48,24 @@ std::vector<int64_t> output_shape(const torch::Tensor& x, int64_t N) {
   return shape;
 }
 
-// x [rows, K] fp32 · w [N, K] (fp32 or bf16) with the GEMV; fp32 [rows, N].
-torch::Tensor gemv_fp32_inputs(const torch::Tensor& x2d, const torch::Tensor& w, const torch::Tensor& bias32) {
-  const int64_t rows = x2d.size(0), K = w.size(1), N = w.size(0);
-  auto out = at::empty({rows, N}, x2d.options().dtype(at::kFloat));
+torch::Tensor bias_fp32(const torch::Tensor& bias) {
+  return bias.defined() ? bias.to(at::kFloat).contiguous() : torch::Tensor();
+}
+
+// The GEMV's view of one product: x2d [rows, K] (fp32; unused by the bf16-dot kernel), `out` [rows, N] fp32.
+gemv::Rows rows_of(const torch::Tensor& x2d, const torch::Tensor& w, const torch::Tensor& bias32, torch::Tensor& out) {
   gemv::Rows a;
-  a.M = rows, a.K = K, a.N = N;
-  a.x = x2d.data_ptr<float>();
+  a.M = x2d.size(0), a.K = w.size(1), a.N = w.size(0);
+  a.x = x2d.scalar_type() == at::kFloat ? x2d.data_ptr<float>() : nullptr;
   a.out = out.data_ptr<float>();
   a.bias = bias32.defined() ? bias32.data_ptr<float>() : nullptr;
+  return a;
+}
+
+// x [rows, K] fp32 · w [N, K] (fp32 or bf16) with the GEMV; fp32 [rows, N].
+torch::Tensor gemv_fp32_inputs(const torch::Tensor& x2d, const torch::Tensor& w, const torch::Tensor& bias32) {
+  auto out = at::empty({x2d.size(0), w.size(0)}, x2d.options().dtype(at::kFloat));
+  const gemv::Rows a = rows_of(x2d, w, bias32, out);
   if (w.scalar_type() == at::kBFloat16)
     gemv_all(a, w.data_ptr<c10::BFloat16>());
   else
@@ -66,14 +75,10 @@ torch::Tensor gemv_fp32_inputs(const torch::Tensor& x2d, const torch::Tensor& w,
 
 // bf16 x and w with VDPBF16PS; fp32 [rows, N].
 torch::Tensor gemv_bf16_dot(const torch::Tensor& x2d, const torch::Tensor& w, const torch::Tensor& bias32) {
-  const int64_t rows = x2d.size(0), K = w.size(1), N = w.size(0);
-  auto out = at::empty({rows, N}, x2d.options().dtype(at::kFloat));
-  gemv::Rows a;
-  a.M = rows, a.K = K, a.N = N;
-  a.out = out.data_ptr<float>();
-  a.bias = bias32.defined() ? bias32.data_ptr<float>() : nullptr;
+  auto out = at::empty({x2d.size(0), w.size(0)}, x2d.options().dtype(at::kFloat));
+  const gemv::Rows a = rows_of(x2d, w, bias32, out);
   const c10::BFloat16* xb = x2d.data_ptr<c10::BFloat16>();
-  at::parallel_for(0, N, kColumnGrain, [&](int64_t n0, int64_t n1) {
+  at::parallel_for(0, a.N, kColumnGrain, [&](int64_t n0, int64_t n1) {
     gemv::avx512_bf16_dot(a, w.data_ptr<c10::BFloat16>(), xb, n0, n1);
   });
   return out;
@@ -110,15 +115,11 @@ torch::Tensor widened_gemm(const torch::Tensor& x2d, const torch::Tensor& w, con
   return out;
 }
 
-torch::Tensor bias_fp32(const torch::Tensor& bias) {
-  return bias.defined() ? bias.to(at::kFloat).contiguous() : torch::Tensor();
-}
-
 torch::Tensor mixed_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {
   const int64_t K = w.size(1), N = w.size(0);
   auto x2d = x.reshape({-1, K}).contiguous();
   auto w_c = w.contiguous();
-  torch::Tensor bias32 = bias.defined() ? bias.to(at::kFloat).contiguous() : torch::Tensor();
+  const torch::Tensor bias32 = bias_fp32(bias);
   auto out = x2d.size(0) <= mixed_gemv_max_rows() ? gemv_fp32_inputs(x2d, w_c, bias32) : widened_gemm(x2d, w_c, bias32);
   return out.view(output_shape(x, N));
 }
@@ -146,7 +147,7 @@ torch::Tensor fast_linear(const torch::Tensor& x, const torch::Tensor& w, const 
   if (!fast_linear_applies(x, w) || (bias.defined() && (bias.scalar_type() != w.scalar_type() || !bias.device().is_cpu())))
     return at::linear(x, w, bias);
   const int64_t K = w.size(1), N = w.size(0);
-  torch::Tensor bias32 = bias.defined() ? bias.to(at::kFloat).contiguous() : torch::Tensor();
+  const torch::Tensor bias32 = bias_fp32(bias);
   auto x2d = x.reshape({-1, K}).contiguous();
   torch::Tensor acc;
   if (w.scalar_type() == at::kBFloat16 && cpu_path_active() >= CpuPath::Avx512Bf16)

@@ -17,6 +17,23 @@ using namespace simd;
 
 constexpr int kMaxHeadDim = 256;
 
+// The four corners of one sample and their weights: grid_sampler (bilinear, zeros, align_corners = false) in
+// fp32, as ATen's CPU kernel. Corners in the order nw, ne, sw, se.
+struct Bilinear {
+  float weights[4];
+  int64_t cx[4], cy[4];
+};
+
+template <class T>
+inline Bilinear bilinear_at(const T* grid, int64_t k, float sx, float sy) {
+  const float x = (widen(grid[2 * k]) + 1.0f) * sx - 0.5f;
+  const float y = (widen(grid[2 * k + 1]) + 1.0f) * sy - 0.5f;
+  const float x_w = std::floor(x), y_n = std::floor(y);
+  const float w = x - x_w, e = 1.0f - w, n = y - y_n, s = 1.0f - n;
+  const int64_t ix = static_cast<int64_t>(x_w), iy = static_cast<int64_t>(y_n);
+  return {{s * e, s * w, n * e, n * w}, {ix, ix + 1, ix, ix + 1}, {iy, iy, iy + 1, iy + 1}};
+}
+
 // One (query, head): acc[c] = Σ_{l,p} R(R(sample_c) · R(w)) over in-bounds corners.
 template <class T>
 XSAM_AVX512 void sample_head(const T* value, const int64_t* level_start, const int64_t* level_h, const int64_t* level_w,
@@ -32,14 +49,10 @@ XSAM_AVX512 void sample_head(const T* value, const int64_t* level_start, const i
     const float sx = static_cast<float>(W) / 2, sy = static_cast<float>(H) / 2;
     for (int64_t p = 0; p < points; ++p) {
       const int64_t k = l * points + p;
-      // grid_sampler (bilinear, zeros, align_corners = false) in fp32, as ATen's CPU kernel.
-      const float x = (widen(grid[2 * k]) + 1.0f) * sx - 0.5f;
-      const float y = (widen(grid[2 * k + 1]) + 1.0f) * sy - 0.5f;
-      const float x_w = std::floor(x), y_n = std::floor(y);
-      const float w = x - x_w, e = 1.0f - w, n = y - y_n, s = 1.0f - n;
-      const float wts[4] = {s * e, s * w, n * e, n * w};  // nw, ne, sw, se
-      const int64_t ix = static_cast<int64_t>(x_w), iy = static_cast<int64_t>(y_n);
-      const int64_t cx[4] = {ix, ix + 1, ix, ix + 1}, cy[4] = {iy, iy, iy + 1, iy + 1};
+      const Bilinear b = bilinear_at(grid, k, sx, sy);
+      const float* wts = b.weights;
+      const int64_t* cx = b.cx;
+      const int64_t* cy = b.cy;
       for (int64_t c = 0; c < hd; ++c) sample[c] = 0;
       bool first = true;
       for (int corner = 0; corner < 4; ++corner) {
@@ -89,13 +102,10 @@ __attribute__((always_inline)) inline void sample_head_portable(
     const float sx = static_cast<float>(W) / 2, sy = static_cast<float>(H) / 2;
     for (int64_t p = 0; p < points; ++p) {
       const int64_t k = l * points + p;
-      const float x = (widen(grid[2 * k]) + 1.0f) * sx - 0.5f;
-      const float y = (widen(grid[2 * k + 1]) + 1.0f) * sy - 0.5f;
-      const float x_w = std::floor(x), y_n = std::floor(y);
-      const float w = x - x_w, e = 1.0f - w, n = y - y_n, s = 1.0f - n;
-      const float wts[4] = {s * e, s * w, n * e, n * w};
-      const int64_t ix = static_cast<int64_t>(x_w), iy = static_cast<int64_t>(y_n);
-      const int64_t cx[4] = {ix, ix + 1, ix, ix + 1}, cy[4] = {iy, iy, iy + 1, iy + 1};
+      const Bilinear b = bilinear_at(grid, k, sx, sy);
+      const float* wts = b.weights;
+      const int64_t* cx = b.cx;
+      const int64_t* cy = b.cy;
       for (int corner = 0; corner < 4; ++corner) {
         const bool in = cx[corner] >= 0 && cx[corner] < W && cy[corner] >= 0 && cy[corner] < H;
         const T* v = base + (cy[corner] * W + cx[corner]) * row;
