@@ -1,7 +1,7 @@
 // Bad-input matrix, images (docs/reliability.md §1): files that are missing, empty, truncated, corrupt,
 // not images or absurdly large, and the unusual-but-valid kinds (alpha, grey, 16-bit, palette) decoded
-// as PIL's convert("RGB") does (DECISIONS A7). Each failure: a documented status and a message naming
-// the file and the problem.
+// as PIL's convert("RGB") does (docs/design/decisions.md#image-decoding). Each failure: a documented status
+// and a message naming the file and the problem.
 #include <sys/stat.h>
 
 #include "api_support.h"

@@ -284,7 +284,8 @@ TEST(BadModel, ShardIndexPointingOutsideTheDirectoryIsFormat) {
 }
 
 TEST(BadModel, BitFlipIsCaughtByVerifyChecksums) {
-  // DECISIONS B7: payload bit flips are invisible to the header checks; verify_checksums finds them.
+  // Payload bit flips are invisible to the header checks; verify_checksums finds them
+  // (docs/design/decisions.md#corrupt-weights).
   std::string d = copy_model("bitflip");
   std::string bytes = read_file(d + "/model.safetensors");
   bytes[bytes.size() - 1000] ^= 0x10;

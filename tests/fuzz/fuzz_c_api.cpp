@@ -4,7 +4,7 @@
 // any size, question/answer, sampling and thresholds, a cancelling token callback. Each call must return
 // a documented status with a message (never XSAM_ERR_INTERNAL), and a successful result must be
 // self-consistent and reproducible: the same request again (now served from the per-image and prefix
-// caches) gives the same text and masks (DECISIONS A10).
+// caches) gives the same text and masks (docs/design/decisions.md#per-image-cache).
 //
 // Only the public header is used, as an FFI caller would. The model is written once per process into a
 // temporary directory (or taken from $XSAM_FUZZ_MODEL).

@@ -1,6 +1,6 @@
 // Parity of the segmentor (pixel decoder, transformer decoder, class head, upsampling) with the
-// upstream goldens, for every golden case that reached the segmentor (DECISIONS.md A1: ≤ 1e-4 relative
-// in fp32). bf16 runs are compared with the same fp32 goldens and their errors printed.
+// upstream goldens, for every golden case that reached the segmentor (≤ 1e-4 relative in fp32,
+// docs/design/decisions.md#tolerances). bf16 runs are compared with the same fp32 goldens and their errors printed.
 #include <gtest/gtest.h>
 
 #include <set>

@@ -1,7 +1,8 @@
 // Preprocessing parity with the upstream processors (golden preprocess.safetensors, preprocess_extra
 // .safetensors) and with every golden `prepared.vprompt_masks`: decode the golden PNGs ourselves, run
-// SigLIP / SAM preprocessing and the prompt-mask path, compare. Bound: 1e-6 relative (DECISIONS.md A1);
-// the PIL-exact port is expected to be bit-exact, the printed errors say whether it is.
+// SigLIP / SAM preprocessing and the prompt-mask path, compare. Bound: 1e-6 relative
+// (docs/design/decisions.md#tolerances); the PIL-exact port is expected to be bit-exact, the printed errors
+// say whether it is.
 #include <algorithm>
 #include <cstdio>
 #include <iterator>

@@ -1,6 +1,6 @@
 // Greedy generation on every predict-mode golden case: the ids must equal
 // upstream's `generate.sequences` (stop token included) and the prompt + per-step final-norm hidden states
-// must equal `generate.step_last_hidden` (spec §2.8, §6).
+// must equal `generate.step_last_hidden` (docs/design/upstream-facts.md#generation).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

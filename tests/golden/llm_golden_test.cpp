@@ -1,6 +1,6 @@
 // Phi-3 parity on every golden case: the model run on the stored llm.inputs_embeds must reproduce the
 // final-norm hidden states, per-layer hidden states, argmax/logsumexp of the logits and the stored full
-// logits (DECISIONS.md A1: 1e-4 relative; argmax identical except listed near-ties).
+// logits (docs/design/decisions.md#tolerances: 1e-4 relative; argmax identical except listed near-ties).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -62,7 +62,8 @@ TEST(LlmGolden, BindReportIsClean) {
   EXPECT_EQ(store.info("llm.model.embed_tokens.weight").shape.at(0), config.llm.vocab_size);
 }
 
-// genseg_long (T = 2142 > 2047): the window variants of DECISIONS.md A3, computed upstream with explicit masks.
+// genseg_long (T = 2142 > 2047): the window variants of docs/design/decisions.md#sliding-window, computed upstream
+// with explicit masks.
 TEST(LlmGolden, SlidingWindowVariantsOfGensegLong) {
   XSAM_NAMED_CASE(c, "genseg_long");
   const auto& model = golden_llm();

@@ -41,7 +41,7 @@ inline const Phi3Model& golden_llm_bf16() {
 inline bool is_generation_case(const GoldenCase& c) { return c.has("generate.sequences"); }
 
 // argmax ids must be identical except where our top two logits are within 1e-4 × max|logit| of each other
-// (DECISIONS.md A1); such positions are listed.
+// (docs/design/decisions.md#tolerances); such positions are listed.
 inline void expect_argmax_matches(const torch::Tensor& logits /*[1,n,V] fp32*/, const torch::Tensor& ref_ids /*[1,n]*/,
                                   const std::string& what) {
   ASSERT_EQ(logits.size(1), ref_ids.size(1)) << what;

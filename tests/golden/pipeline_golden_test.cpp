@@ -230,8 +230,8 @@ TEST_P(PipelineGolden, MatchesUpstream) {
   }
   const json& post = j["postprocess_output"];
   if (!post.is_array()) {
-    // Upstream failed after the model ran (imgconv_gen: ValueError; refseg_2phrases: assert). DECISIONS A6:
-    // we keep the text and produce masks (GCG path / one mask per phrase).
+    // Upstream failed after the model ran (imgconv_gen: ValueError; refseg_2phrases: assert). We keep the text
+    // and produce masks (GCG path / one mask per phrase): docs/design/decisions.md#where-upstream-fails.
     EXPECT_FALSE(j["error"].is_null()) << name;
     EXPECT_FALSE(res.masks.empty()) << name << ": " << res.note;
     std::printf("[e2e] %-26s upstream error '%s' -> %zu mask(s), text '%s'\n", name.c_str(),
@@ -262,8 +262,9 @@ TEST_P(PipelineGolden, MatchesUpstream) {
     ASSERT_EQ(res.segments.size(), si.size()) << name;
     for (size_t i = 0; i < si.size(); ++i) {
       EXPECT_EQ(res.segments[i].id, si[i]["id"].get<int>()) << name;
-      // End to end the scores inherit the LLM/decoder error (A1: 1e-4 relative on logits), on top of the
-      // goldens' 6-decimal rounding; post-processing alone is held to 1e-6 in postproc_golden_test.
+      // End to end the scores inherit the LLM/decoder error (1e-4 relative on logits,
+      // docs/design/decisions.md#tolerances), on top of the goldens' 6-decimal rounding; post-processing
+      // alone is held to 1e-6 in postproc_golden_test.
       EXPECT_NEAR(res.segments[i].score, si[i]["score"].get<double>(), 1e-5) << name;
     }
   }
@@ -272,8 +273,8 @@ TEST_P(PipelineGolden, MatchesUpstream) {
 INSTANTIATE_TEST_SUITE_P(AllCases, PipelineGolden, ::testing::ValuesIn(test::golden_case_names()),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
-// DECISIONS A10: a second call on the same image reuses the encoders and the prefix KV cache and gives
-// bitwise the same result.
+// A second call on the same image reuses the encoders and the prefix KV cache and gives bitwise the same
+// result (docs/design/decisions.md#per-image-cache).
 TEST(PipelineCache, SecondCallOnSameImageIsIdentical) {
   XSAM_NAMED_CASE(c, "refseg");
   Context ctx(golden_model(), ContextOptions{});

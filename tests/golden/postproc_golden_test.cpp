@@ -1,7 +1,7 @@
 // Post-processing parity with upstream: for every golden case with a `postprocess_output`, feed the
-// golden class/mask logits and compare with the golden `post.*` tensors and json (DECISIONS.md A1:
-// identical maps/masks except pixels within 1e-5 of a threshold or of a tie, listed; same segment ids,
-// labels and order; scores within 1e-6 absolute).
+// golden class/mask logits and compare with the golden `post.*` tensors and json
+// (docs/design/decisions.md#tolerances: identical maps/masks except pixels within 1e-5 of a threshold or
+// of a tie, listed; same segment ids, labels and order; scores within 1e-6 absolute).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -23,8 +23,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr double kScoreTol = 1e-6;   // A1: segment scores (the goldens round to 6 decimals)
-constexpr double kMarginTol = 1e-5;  // A1: probability margin / tie margin that may flip a pixel
+constexpr double kScoreTol = 1e-6;   // segment scores (the goldens round to 6 decimals)
+constexpr double kMarginTol = 1e-5;  // probability margin / tie margin that may flip a pixel
 
 // ---- inputs ----------------------------------------------------------------------------------------
 
@@ -420,8 +420,8 @@ TEST(PostprocGoldenSpecial, SemanticOrderMatters) {
   }
 }
 
-// refseg_2phrases (upstream asserts one phrase): DECISIONS.md A6 — one mask per phrase, row i read from
-// class column i, each equal to the single-phrase rule applied by hand to that row.
+// refseg_2phrases (upstream asserts one phrase; docs/design/decisions.md#where-upstream-fails): one mask per
+// phrase, row i read from class column i, each equal to the single-phrase rule applied by hand to that row.
 TEST(PostprocGoldenSpecial, ReferringSeveralPhrases) {
   XSAM_NAMED_CASE(c, "refseg_2phrases");
   ASSERT_FALSE(c.json()["error"].is_null());  // upstream: AssertionError

@@ -1,5 +1,6 @@
-// Vision sampler: RNG contract (DECISIONS A2), geometry against an independent bilinear reference,
-// and every golden case with visual prompts, replaying the draws (spec §8.14).
+// Vision sampler: RNG contract (docs/design/decisions.md#randomness-and-libtorch-version), geometry against an
+// independent bilinear reference, and every golden case with visual prompts, replaying the draws
+// (docs/design/upstream-facts.md#vision-sampler).
 #include <cmath>
 
 #include "golden/vision_common.h"

@@ -1,5 +1,6 @@
 // Helpers shared by the tests: where the test data is, golden cases, and tensor comparison with the
-// tolerances of DECISIONS.md A1 (max abs error relative to max|reference|), printed for the record.
+// tolerances of docs/design/decisions.md#tolerances (max abs error relative to max|reference|), printed for
+// the record.
 #pragma once
 #include <map>
 #include <string>

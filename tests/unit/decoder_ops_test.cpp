@@ -1,4 +1,5 @@
-// Unit tests of the decoder's building blocks against their definitions (spec §2.9–2.11, §8.19–8.26),
+// Unit tests of the decoder's building blocks against their definitions (docs/design/upstream-facts.md,
+// sections #deformable-attention, #pixel-decoder, #transformer-decoder),
 // including the rules the golden set does not exercise: the class-logit clamp, the masked-column fill
 // and the `sigmoid < 0.5` band of the attention mask.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Visual-ref rasterisation (DECISIONS.md A8, docs/visual-refs.md) and the prompt-mask resize/pad.
+// Visual-ref rasterisation (docs/design/decisions.md#visual-refs, docs/visual-refs.md) and the prompt-mask resize/pad.
 // The goldens hold only raster masks; these tests pin the geometry rules themselves.
 #include <algorithm>
 #include <cmath>
@@ -155,7 +155,8 @@ TEST(ImageRefs, BadRefsNameIndexAndProblem) {
 }
 
 TEST(ImagePromptMask, NearestResizeThenZeroPad) {
-  // 240 rows → 171 (spec §4.3): row d = 85 reads source row 119 (running sum), not 120.
+  // 240 rows → 171 (docs/design/upstream-facts.md#visual-prompts): row d = 85 reads source row 119
+  // (running sum), not 120.
   Mask m(2, 240);
   for (int x = 0; x < 2; ++x) m.at(x, 119) = 1;
   const auto out = xsam::resize_prompt_mask(m, 171, 2, 256);

@@ -100,8 +100,9 @@ TEST(ImageResample, NearestMatchesPilBitExact) {
   std::printf("[parity] PIL NEAREST resize: %d/%d identical\n", identical, n_cases);
 }
 
-// Spec §4.3: 240 -> 171 rows, d = 85: (85.5 · 240/171) is exactly 120, but PIL's running sum reaches
-// 119.99999999999984 and takes row 119. The closed form would say 120.
+// 240 -> 171 rows, d = 85: (85.5 · 240/171) is exactly 120, but PIL's running sum reaches
+// 119.99999999999984 and takes row 119. The closed form would say 120
+// (docs/design/upstream-facts.md#visual-prompts).
 TEST(ImageResample, NearestUsesTheRunningSumNotTheClosedForm) {
   const auto idx = xsam::pil_nearest_indices(240, 171);
   EXPECT_EQ(idx[85], 119);

@@ -1,6 +1,6 @@
 // One full-size Phi-3 layer (size_preset("full").llm with num_layers = 1, random weights): shapes, finite
 // values, and the cache path agreeing with one forward at the real widths (hidden 3072, 32 heads of 96,
-// intermediate 8192, vocab 32014; spec §2.7). DECISIONS.md C3.
+// intermediate 8192, vocab 32014). docs/design/decisions.md#full-size-tests.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

@@ -1,4 +1,4 @@
-// RoPE tables and the rotate_half layout (spec §8.15).
+// RoPE tables and the rotate_half layout (docs/design/upstream-facts.md#phi-3).
 #include <cmath>
 
 #include <gtest/gtest.h>

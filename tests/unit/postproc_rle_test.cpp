@@ -1,5 +1,6 @@
 // COCO RLE and upstream's instance RLE against hand-computed examples and an independent decoder
-// written here from the format's definition (DECISIONS.md B6: pycocotools is not available).
+// written here from the format's definition (pycocotools is not available:
+// docs/design/decisions.md#coco-rle).
 #include <gtest/gtest.h>
 
 #include <random>

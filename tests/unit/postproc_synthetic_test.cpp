@@ -1,5 +1,6 @@
 // Post-processing paths the golden set does not exercise, on hand-made logits: the panoptic segment-id
-// collision (spec §8.31), main's mask IoU for interactive segmentation, argument checks.
+// collision (docs/design/upstream-facts.md#post-processing, Panoptic), main's mask IoU for interactive
+// segmentation, argument checks.
 #include <gtest/gtest.h>
 
 #include <array>

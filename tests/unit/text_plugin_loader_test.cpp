@@ -1,4 +1,5 @@
-// Finding and loading libxsam_tokenizer.so (dlmopen into its own namespace; DECISIONS.md B4).
+// Finding and loading libxsam_tokenizer.so (dlmopen into its own namespace;
+// docs/design/decisions.md#tokenizer-isolation).
 #include <gtest/gtest.h>
 
 #include <dlfcn.h>

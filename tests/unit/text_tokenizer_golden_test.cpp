@@ -22,7 +22,7 @@ const Tokenizer& golden_tokenizer() {
 }
 
 // The case's turns. imgconv_gen records no conversation: its prompt is the phi3_chat INSTRUCTION
-// around "<image>\n" + prompt_arg (spec §3.2, imgconv).
+// around "<image>\n" + prompt_arg (docs/design/upstream-facts.md#chat-template).
 json conversation_of(const json& c) {
   if (!c.at("conversation").is_null()) return c.at("conversation");
   std::string input = "<|user|>\n<image>\n" + c.at("prompt_arg").get<std::string>() + "<|end|>\n<|assistant|>\n";
@@ -70,7 +70,8 @@ TEST(TokenizerGolden, EveryCaseInputIdsInSlowMode) {
   EXPECT_EQ(matched, static_cast<int>(names.size()));
 }
 
-// The golden generated text is slow-decode output (spec §3.1): spaces around added tokens.
+// The golden generated text is slow-decode output: spaces around added tokens
+// (docs/design/decisions.md#tokenizer-mode).
 TEST(TokenizerGolden, GeneratedTextDecodesPerMode) {
   for (const auto& name : test::golden_case_names()) {
     test::GoldenCase golden(name);
@@ -84,7 +85,8 @@ TEST(TokenizerGolden, GeneratedTextDecodesPerMode) {
   EXPECT_EQ(test::fixture_tokenizer(TokenizerMode::Fast).decode(ids), "A<p> cat</p><SEG>.<|end|>");
 }
 
-// The same demo prompt in both modes (spec §3.1 / SOURCE.md "encode_fn").
+// The same demo prompt in both modes (docs/design/upstream-facts.md#tokenization; tests/data/tokenizer/SOURCE.md,
+// "encode_fn").
 TEST(TokenizerGolden, DemoPromptDiffersOnlyWhereTheModesDo) {
   const std::string prompt = "<|user|>\n<image>\nCan you describe this image in detail?<|end|>\n<|assistant|>\n";
   auto slow = test::fixture_tokenizer(TokenizerMode::Slow).encode_chunks(prompt);

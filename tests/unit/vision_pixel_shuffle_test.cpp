@@ -1,4 +1,5 @@
-// Pixel shuffle index order (spec §2.4 closed forms, §8.6), maybe_pad, and the projector's shuffle path.
+// Pixel shuffle index order (docs/design/upstream-facts.md#projectors), maybe_pad, and the projector's shuffle
+// path.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

@@ -49,7 +49,8 @@ def test_chat_generates_text(ctx, image):
 
 
 def test_chat_answer_with_phrases_is_grounded(ctx, image):
-    # DECISIONS A6: a chat answer with <p>..</p> <SEG> keeps its text and segments the phrase.
+    # A chat answer with <p>..</p> <SEG> keeps its text and segments the phrase
+    # (docs/design/decisions.md#where-upstream-fails).
     r = ctx.segment(image, "hi", task="chat", mode="teacher_forced", answer="It is <p>a cat</p> <SEG>.")
     check_common(r, "chat")
     assert r.labels == ["a cat"] and r.masks[0].any()
@@ -94,7 +95,8 @@ def check_panoptic_map(r):
         assert (pan[m] != 0).all()  # a painted pixel never goes back to void
         covered |= m
     assert np.array_equal(covered, pan != 0)
-    # Each painted pixel carries the id of a segment whose mask covers it (ids may repeat, spec §8.31).
+    # Each painted pixel carries the id of a segment whose mask covers it (ids may repeat:
+    # docs/design/upstream-facts.md#post-processing, Panoptic).
     ok = np.zeros(pan.shape, dtype=bool)
     for m, s in zip(r.masks, segs):
         ok |= m & (pan == s["id"])
