@@ -2,10 +2,8 @@
 import os
 import subprocess
 
-import pytest
-
-from test_export_support import (GOLDEN_MODEL, GOLDEN_TOKENIZER, export_tiny, run_export, write_hparams,
-                                 xsam_binary)
+from test_export_support import (GOLDEN_MODEL, GOLDEN_TOKENIZER, export_tiny, require_xsam_binary, run_export,
+                                 write_hparams)
 
 
 def test_script_exports_and_reports(tmp_path):
@@ -31,10 +29,7 @@ def test_script_usage_error(tmp_path):
 
 
 def test_xsam_info_reads_the_exported_directory(tmp_path):
-    xsam = xsam_binary()
-    if xsam is None:
-        print("skipped: no xsam CLI (build/bin/xsam or $XSAM_BIN) to run `xsam info` on the export")
-        pytest.skip("no xsam CLI (build/bin/xsam or $XSAM_BIN)")
+    xsam = require_xsam_binary()
     out = export_tiny(tmp_path, GOLDEN_MODEL)
     run = subprocess.run([xsam, "info", out], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

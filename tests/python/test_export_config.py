@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from test_export_support import (GOLDEN_CONFIG, GOLDEN_MODEL, GOLDEN_TOKENIZER, export_tiny, golden_hparams,
-                                 golden_state_dict, golden_upstream_config, read_safetensors_header, run_export,
-                                 save_bin, write_hparams, xsam_binary)
+                                 golden_state_dict, golden_upstream_config, read_safetensors_header,
+                                 require_xsam_binary, run_export, save_bin, write_hparams, xsam_layout_json)
 
 SECTIONS = ["behaviour", "class_head", "connector", "format", "format_version", "llm", "llm_projector",
             "mask2former", "preprocess", "preset", "sam", "sampler", "seg_projector", "siglip", "tokenizer",
@@ -52,7 +52,7 @@ def check_golden_sizes(c):
         (llm["vocab_size"], llm["hidden_size"], llm["intermediate_size"], llm["num_hidden_layers"],
          llm["num_attention_heads"], llm["num_key_value_heads"], llm["rms_norm_eps"], llm["rope_theta"],
          llm["max_position_embeddings"])
-    assert l["sliding_window_keys"] == 0  # the goldens ran eager attention (DECISIONS.md A3)
+    assert l["sliding_window_keys"] == 0  # the goldens ran eager attention (docs/design/decisions.md#sliding-window)
     for name, width_in, width_out, ratio in (("visual_projector", sig["hidden_size"], llm["hidden_size"], 1.0),
                                              ("seg_projector", sam["hidden_size"], llm["hidden_size"], 0.5),
                                              ("llm_projector", llm["hidden_size"], m2f["hidden_dim"], 1.0)):
@@ -85,9 +85,7 @@ def test_config_from_explicit_hparams(tmp_path):
 
 
 def test_config_from_upstream_config(tmp_path):
-    xsam = xsam_binary()
-    if xsam is None:
-        pytest.skip("no xsam CLI (build/bin/xsam or $XSAM_BIN): --upstream-config needs `xsam convert-config`")
+    xsam = require_xsam_binary()
     ckpt = save_bin(tmp_path, golden_state_dict(torch.float32))
     out = str(tmp_path / "out")
     run_export("--checkpoint", ckpt, "--tokenizer", GOLDEN_TOKENIZER, "--out", out, "--upstream-config",
@@ -208,11 +206,12 @@ def test_mixed_branch_names_need_a_preset(tmp_path):
 
 def test_released_shapes_get_the_released_hyper_parameters(tmp_path):
     """A checkpoint with the released model's names and shapes (a sparse file: the header is real, the data
-    area is a hole) needs no config: the released values apply. Oracle: spec §7.2 and DECISIONS.md A3."""
-    from xsam_export import layout, released  # only to list the released names and shapes
-    names = layout.expected_layout(released.released_config(),
-                                   layout.Spelling("visual_encoder.", "segmentor.logit_scale"),
-                                   ("siglip_post_layernorm", "siglip_head", "sam_neck", "shared_image_embedding"))
+    area is a hole) needs no config: the released values apply. Names and shapes: `xsam layout --preset
+    full`, every tensor of it. Oracle of the values: docs/design/decisions.md (#sizes, #sliding-window,
+    #sam-hidden-state-indices)."""
+    full = xsam_layout_json("--preset", "full")
+    names = {t["name"]: t["shape"] for t in full["tensors"]}
+    assert len(names) == len(full["tensors"])
     header, offset = {}, 0
     for name, shape in sorted(names.items()):
         n = math.prod(shape) * 2
@@ -225,7 +224,8 @@ def test_released_shapes_get_the_released_hyper_parameters(tmp_path):
         f.write(struct.pack("<Q", len(text)) + text)
         f.truncate(8 + len(text) + offset)
     params = sum(math.prod(s) for s in names.values())
-    assert 4.6e9 < params < 4.65e9  # spec §7.2: about 4.62 B parameters
+    assert params == full["parameters"]
+    assert 4.6e9 < params < 4.65e9  # docs/design/decisions.md#sizes: about 4.62 B parameters
     run = run_export("--checkpoint", str(path), "--tokenizer", GOLDEN_TOKENIZER, "--out", str(tmp_path / "o"),
                      "--dry-run")
     c = json.loads(run.stdout)
@@ -244,3 +244,38 @@ def test_released_shapes_get_the_released_hyper_parameters(tmp_path):
         (8, 200, 10, 6, 4, 32, [512, 1024, 2048], 256, 2048)
     assert c["seg_projector"]["downsample_ratio"] == 0.5 and c["seg_projector"]["in_features"] == 1024
     assert c["connector"]["hidden_channels"] == 512
+
+
+# ---------------------------------------------------------------- what the library checks
+
+def test_config_the_library_refuses_is_refused(tmp_path):
+    """The finished config goes through `xsam layout`, which validates it as the library does."""
+    run = run_export("--checkpoint", GOLDEN_MODEL, "--tokenizer", GOLDEN_TOKENIZER, "--out", str(tmp_path / "o"),
+                     "--hparams", write_hparams(tmp_path), "--set", "sam.llm_hidden_state=9", check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "sam.llm_hidden_state must be in [0, num_layers]" in run.stderr
+    assert not os.path.exists(tmp_path / "o")
+
+
+def test_missing_presets_file_is_refused(tmp_path, monkeypatch):
+    from xsam_export import released
+    monkeypatch.setattr(released, "PRESETS_FILE", str(tmp_path / "presets.json"))
+    run = run_export("--checkpoint", GOLDEN_MODEL, "--tokenizer", GOLDEN_TOKENIZER, "--out", str(tmp_path / "o"),
+                     check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"xsam-export: error: {tmp_path / 'presets.json'}: cannot read the built-in presets")
+    (tmp_path / "presets.json").write_text('{"behaviour_presets": {}}')
+    run = run_export("--checkpoint", GOLDEN_MODEL, "--tokenizer", GOLDEN_TOKENIZER, "--out", str(tmp_path / "o"),
+                     check=False)
+    assert run.returncode == 1 and "'behaviour_presets' must be a non-empty object" in run.stderr
+
+
+def test_exporter_without_the_xsam_cli_is_refused(tmp_path, monkeypatch):
+    from xsam_export import upstream
+    monkeypatch.setenv("XSAM_BIN", "")
+    monkeypatch.setattr(upstream, "DEFAULT_XSAM_BIN", str(tmp_path / "no-xsam"))
+    run = run_export("--checkpoint", GOLDEN_MODEL, "--tokenizer", GOLDEN_TOKENIZER, "--out", str(tmp_path / "o"),
+                     "--hparams", write_hparams(tmp_path), check=False, xsam=False)
+    assert run.returncode == 1
+    assert "xsam layout" in run.stderr and "cmake --build build --target xsam_cli" in run.stderr
+    assert "--xsam-bin" in run.stderr

@@ -1,4 +1,4 @@
-"""Processor configs checked against the config, and `--fetch` (issue 17).
+"""Processor configs checked against the config, and `--fetch`.
 
 --fetch runs the Hub client `hf`; here a stand-in `hf` (written below) plays the Hub: it writes the files
 and the `.cache/huggingface/download/<file>.metadata` records that `hf download --local-dir` writes

@@ -1,4 +1,4 @@
-"""Bounded memory (DECISIONS.md C5): converting a large fp32 checkpoint must not load it whole.
+"""Bounded memory (docs/design/decisions.md#exporter-input): converting a large fp32 checkpoint must not load it whole.
 
 Slow (writes ~2.2 GB, reads it back, writes ~1.1 GB): runs only with XSAM_EXPORT_SLOW=1, e.g.
     XSAM_EXPORT_SLOW=1 python3 -m pytest -s tests/python/test_export_memory.py
@@ -14,13 +14,13 @@ import pytest
 import torch
 
 from test_export_support import (EXPORTER, GOLDEN_MODEL, GOLDEN_TOKENIZER, golden_hparams, read_safetensors_header,
-                                 run_export, write_hparams)
+                                 require_xsam_binary, run_export, write_config, write_hparams, xsam_layout_json)
 
 SLOW = os.environ.get("XSAM_EXPORT_SLOW") == "1"
 
 
 def big_llm_config(tmp_path):
-    """The golden tiny model with an LLM of 8 layers x 2048 wide: about 543 M parameters, 2.2 GB in fp32."""
+    """The golden tiny model with an LLM of 8 layers x 2048 wide: about 551 M parameters, 2.2 GB in fp32."""
     c = json.loads(run_export("--checkpoint", GOLDEN_MODEL, "--tokenizer", GOLDEN_TOKENIZER, "--out",
                               str(tmp_path / "unused"), "--hparams", write_hparams(tmp_path), "--dry-run").stdout)
     c["llm"].update(hidden_size=2048, intermediate_size=5632, num_layers=8, num_heads=16, num_kv_heads=16)
@@ -50,12 +50,10 @@ def peak_rss_of(cmd):
 
 @pytest.mark.skipif(not SLOW, reason="slow (~2 GB of I/O); set XSAM_EXPORT_SLOW=1 to run")
 def test_peak_memory_stays_far_below_the_checkpoint_size(tmp_path):
-    from xsam_export import layout
     config = big_llm_config(tmp_path)
-    names = layout.expected_layout(config, layout.Spelling("visual_encoder.", "segmentor.logit_scale"),
-                                   ("siglip_post_layernorm", "siglip_head", "sam_neck", "shared_image_embedding"))
+    tensors = xsam_layout_json(write_config(tmp_path, config))["tensors"]  # every tensor, unused groups too
     torch.manual_seed(0)
-    state = {n: torch.randn(s) * 0.02 for n, s in names.items()}
+    state = {t["name"]: torch.randn(t["shape"]) * 0.02 for t in tensors}
     largest = max(t.numel() * 4 for t in state.values())
     ckpt = tmp_path / "pytorch_model.bin"
     torch.save(state, ckpt)
@@ -67,7 +65,8 @@ def test_peak_memory_stays_far_below_the_checkpoint_size(tmp_path):
     hp["llm"]["num_heads"] = 16
     start = time.time()
     try:
-        code, peak, err = peak_rss_of([sys.executable, EXPORTER, "--checkpoint", str(ckpt), "--tokenizer",
+        code, peak, err = peak_rss_of([sys.executable, EXPORTER, "--xsam-bin", require_xsam_binary(),
+                                       "--checkpoint", str(ckpt), "--tokenizer",
                                        GOLDEN_TOKENIZER, "--out", str(tmp_path / "out"),
                                        "--hparams", write_hparams(tmp_path, hp)])
     finally:

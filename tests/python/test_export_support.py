@@ -1,7 +1,9 @@
 """Shared helpers of the exporter tests (tools/xsam-export). No tests here.
 
 The oracles are independent of the exporter's package: safetensors files are read with the small reader
-below, and the expected hyper-parameters come from the golden set's upstream config.json.
+below, the expected hyper-parameters come from the golden set's upstream config.json, and layouts from the
+xsam CLI (`xsam layout --json`) run here. The exporter needs that CLI: a test fails, never skips, without it
+(tools/test.sh builds it before running pytest).
 """
 import contextlib
 import io
@@ -11,6 +13,7 @@ import struct
 import subprocess
 import sys
 
+import pytest
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -19,6 +22,7 @@ GOLDEN = os.path.join(os.environ.get("XSAM_TEST_DATA", os.path.join(REPO, "tests
 GOLDEN_MODEL = os.path.join(GOLDEN, "model.safetensors")
 GOLDEN_CONFIG = os.path.join(GOLDEN, "config.json")
 GOLDEN_TOKENIZER = os.path.join(GOLDEN, "tokenizer")
+PRESETS_JSON = os.path.join(REPO, "src", "core", "presets.json")
 
 sys.path.insert(0, os.path.join(REPO, "tools"))  # the exporter's package, for in-process runs
 
@@ -94,11 +98,50 @@ def write_hparams(tmp_path, hparams=None):
 
 
 def xsam_binary():
-    """The xsam CLI ($XSAM_BIN, else build/bin/xsam), or None."""
-    for p in (os.environ.get("XSAM_BIN"), os.path.join(REPO, "build", "bin", "xsam")):
+    """The xsam CLI ($XSAM_BIN, else bin/xsam of $XSAM_BUILD_DIR, which tools/test.sh sets, else
+    build/bin/xsam), or None."""
+    build_dir = os.environ.get("XSAM_BUILD_DIR")
+    for p in (os.environ.get("XSAM_BIN"), build_dir and os.path.join(build_dir, "bin", "xsam"),
+              os.path.join(REPO, "build", "bin", "xsam")):
         if p and os.path.isfile(p) and os.access(p, os.X_OK):
             return p
     return None
+
+
+def require_xsam_binary():
+    """The xsam CLI; without one the calling test fails with a message saying how to build it."""
+    xsam = xsam_binary()
+    if xsam is None:
+        pytest.fail("no xsam CLI ($XSAM_BIN, $XSAM_BUILD_DIR/bin/xsam or build/bin/xsam): tools/xsam-export needs "
+                    "`xsam layout` (and the tests `xsam convert-config` and `xsam info`); build it with cmake --build "
+                    "build --target xsam_cli, or set XSAM_BIN", pytrace=False)
+    return xsam
+
+
+def xsam_layout_json(*args):
+    """`xsam layout --json ARGS` (a config.json path, a model directory or --preset NAME), parsed."""
+    run = subprocess.run([require_xsam_binary(), "layout", "--json", *args], capture_output=True, text=True)
+    assert run.returncode == 0, f"xsam layout --json {' '.join(args)} failed ({run.returncode}):\n{run.stderr}"
+    return json.loads(run.stdout)
+
+
+def preset_config(size, behaviour="aaai26"):
+    """A complete xsam-model config made of the built-in presets (src/core/presets.json, read here): size
+    preset `size` with behaviour preset `behaviour` applied over it."""
+    with open(PRESETS_JSON) as f:
+        presets = json.load(f)
+    c = {"format": "xsam-model", "format_version": 1, "preset": behaviour}
+    c.update(presets["size_presets"][size])
+    for section, fields in presets["behaviour_presets"][behaviour].items():
+        c.setdefault(section, {}).update(fields)
+    return c
+
+
+def write_config(directory, config, name="config.json"):
+    path = os.path.join(str(directory), name)
+    with open(path, "w") as f:
+        json.dump(config, f, indent=1)
+    return path
 
 
 class Run:
@@ -106,9 +149,13 @@ class Run:
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
-def run_export(*args, check=True, subprocess_run=False):
+def run_export(*args, check=True, subprocess_run=False, xsam=True):
     """Runs the exporter: in this process (its `main`, as the script does: fast, torch is already
-    imported), or as the script tools/xsam-export with this interpreter. Returns returncode/stdout/stderr."""
+    imported), or as the script tools/xsam-export with this interpreter. Returns returncode/stdout/stderr.
+    xsam: pass the tests' xsam CLI as --xsam-bin (first, so that an --xsam-bin in args wins); False: let
+    the exporter look for one itself."""
+    if xsam:
+        args = ("--xsam-bin", require_xsam_binary(), *args)
     if subprocess_run:
         p = subprocess.run([sys.executable, EXPORTER, *args], capture_output=True, text=True)
         run = Run(p.returncode, p.stdout, p.stderr)

@@ -1,4 +1,5 @@
-"""Exporter tokenizer files: copies, xsam's added_tokens.json (DECISIONS.md A4), token ids, mode."""
+"""Exporter tokenizer files: copies, xsam's added_tokens.json (docs/design/decisions.md#tokenizer-mode), token
+ids, mode."""
 import filecmp
 import json
 import os
@@ -10,7 +11,8 @@ from test_export_support import GOLDEN_MODEL, GOLDEN_TOKENIZER, REPO, run_export
 
 PHI3_TOKENIZER_JSON = os.path.join(REPO, "tests", "data", "tokenizer", "tokenizer.json")
 
-# Spec §3.1: ids 0-2 and Phi-3's 32000-32010 with the flags of tokenizer_config.json, then X-SAM's tokens.
+# docs/model-directory.md#tokenizer-files: ids 0-2 and Phi-3's 32000-32010 with the flags of
+# tokenizer_config.json, then X-SAM's tokens.
 # all_special: bos/eos/unk/pad (<s>, <|endoftext|>, <unk>) and the three X-SAM tokens, nothing else.
 EXPECTED_ADDED_TOKENS = [
     (0, "<unk>", False, False, True, True),

@@ -1,4 +1,4 @@
-"""tokenizer.json is checked, not copied (issue 17): each tampered copy is refused with its field named, by
+"""tokenizer.json is checked, not copied: each tampered copy is refused with its field named, by
 the exporter (tools/xsam_export/tokenizer_json_check.py) and by xsam_model_load (the C API, through ctypes;
 src/text/tokenizer_json_check.cpp), with the same message. The real file (Phi-3-mini-4k-instruct's, in
 tests/data/tokenizer) passes both.

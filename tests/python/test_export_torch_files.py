@@ -1,4 +1,4 @@
-"""Checkpoints written by torch's own writer, as upstream's PTCheckpointHook writes them (issue 17).
+"""Checkpoints written by torch's own writer, as upstream's PTCheckpointHook writes them.
 
 The fixture is made at test time (a few hundred KB): `torch.save` of a state dict whose bf16 tensors are
 views into flat buffers (as a model flattened by DeepSpeed/FSDP hands them out), with the `_metadata`

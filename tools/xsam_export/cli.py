@@ -9,16 +9,15 @@ import shutil
 import sys
 import time
 
-from . import layout
+from . import layout, released
 from . import model_config as mc
 from .checkpoint import Checkpoint
 from .errors import ExportError
 from .fetch import fetch
 from .processor_configs import check_processor
-from .released import PRESETS, released_config
 from .shapes import infer_sizes
 from .tokenizer_files import TokenizerFiles
-from .upstream import convert_upstream_config, find_xsam_binary
+from .upstream import convert_upstream_config, require_xsam_binary
 from .weights import DTYPE_OPTIONS, INDEX_FILE, parse_size, write_weights
 
 ADDED_TOKENS_FILE = "added_tokens.json"
@@ -56,13 +55,15 @@ def build_parser():
                    help="dtype of the floating-point weights (default bf16; keep = as in the checkpoint)")
     p.add_argument("--shard-size", metavar="SIZE",
                    help="split the weights into shards of at most SIZE (e.g. 2GB) with model.safetensors.index.json")
-    p.add_argument("--preset", choices=PRESETS,
+    p.add_argument("--preset", choices=released.preset_names(),
                    help="behaviour preset (default: from the key names; vision_encoder.* or "
                         "segmentor.class_predictor.logit_scale mean main)")
     p.add_argument("--upstream-config", metavar="FILE",
                    help="upstream-style config.json (each part's HF to_dict(), as in the golden sets) for the "
                         "values that shapes cannot tell; read by the library's importer via xsam convert-config")
-    p.add_argument("--xsam-bin", metavar="PATH", help="the xsam CLI (default: $XSAM_BIN, else build/bin/xsam)")
+    p.add_argument("--xsam-bin", metavar="PATH",
+                   help="the xsam CLI, which gives the checkpoint layout and checks the config (`xsam layout`) "
+                        "(default: $XSAM_BIN, else build/bin/xsam)")
     p.add_argument("--hparams", metavar="FILE",
                    help="partial config in xsam's format, e.g. {\"llm\": {\"num_heads\": 32}}")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
@@ -76,8 +77,16 @@ def build_parser():
     return p
 
 
+def _fail(error):
+    print(f"xsam-export: error: {error}", file=sys.stderr)
+    return 1
+
+
 def main(argv=None):
-    parser = build_parser()
+    try:
+        parser = build_parser()  # reads the presets (src/core/presets.json) for --preset
+    except ExportError as e:
+        return _fail(e)
     args = parser.parse_args(argv)
     if not args.fetch:
         missing = [f"--{n}" for n in ("checkpoint", "tokenizer", "out") if getattr(args, n) is None]
@@ -95,8 +104,7 @@ def main(argv=None):
                 return 0
         export(args, log)
     except ExportError as e:
-        print(f"xsam-export: error: {e}", file=sys.stderr)
-        return 1
+        return _fail(e)
     return 0
 
 
@@ -128,7 +136,7 @@ def export(args, log):
     if not tokenizer.is_phi3_model:
         log(f"warning: {tokenizer.model_path}: sha256 {tokenizer.model_sha256} is not Phi-3-mini's tokenizer.model "
             f"(9e556afd...d347); the model will tokenize as this file does")
-    xsam_bin = find_xsam_binary(args.xsam_bin)
+    xsam_bin = require_xsam_binary(args.xsam_bin)
     upstream = convert_upstream_config(args.upstream_config, xsam_bin) if args.upstream_config else None
     explicit, source = _explicit_values(args)
 
@@ -144,18 +152,19 @@ def export(args, log):
         shapes = {n: tuple(r.shape) for n, r in refs.items()}
         log(f"{args.checkpoint}: {len(shapes)} tensors")
 
-        # 1. names: the branch spelling, then every name in a known group and every required group present
+        # 1. names: the branch spelling and preset, then every name in a known group and every required
+        #    group present (name patterns of the released sizes' layout)
         spelling = layout.detect_spelling(shapes)
-        optional = layout.optional_groups_present(shapes, spelling)
-        layout.check_key_groups(list(shapes), spelling, released_config())
         preset = mc.resolve_preset(args.preset, spelling, upstream)
+        layout.check_key_groups(list(shapes), spelling, preset, xsam_bin)
+        optional = layout.optional_groups_present(shapes, layout.reference_layout(preset, spelling, xsam_bin, True))
 
         # 2. sizes: what shapes tell, the rest from the released model / upstream config / explicit values
-        differing = mc.parts_differing_from_released(shapes, spelling, optional)
+        differing = mc.parts_differing_from_released(shapes, spelling, optional,
+                                                     layout.reference_layout(preset, spelling, xsam_bin))
         if upstream is None:
             mc.require_given(differing, explicit, shapes)
         config, derived = infer_sizes(shapes, spelling, mc.base_config(preset, upstream, explicit))
-        layout.compare(shapes, layout.expected_layout(config, spelling, optional))
         claims, claim_source = {}, {}
         if upstream is not None:
             for k, v in mc.upstream_claims(upstream).items():
@@ -173,6 +182,9 @@ def export(args, log):
         if "tokenizer.mode" not in explicit:
             config["tokenizer"]["mode"] = tokenizer.mode
         final = mc.finish(config, preset, spelling)
+        # 4. the library validates the config and gives its layout: every name and shape must match it
+        implied = layout.xsam_layout(final, xsam_bin, "the config.json assembled for this checkpoint")
+        layout.compare(shapes, implied.shapes(optional))
         for which, path in (("siglip", args.siglip_processor), ("sam", args.sam_processor)):
             if path:
                 check_processor(path, which, final["preprocess"])
@@ -183,7 +195,7 @@ def export(args, log):
             print(json.dumps(final, indent=2, sort_keys=True))
             return
 
-        # 4. write: weights, tokenizer files, added tokens, checksums, config last
+        # 5. write: weights, tokenizer files, added tokens, checksums, config last
         _prepare_out_dir(args.out, args.force)
         checksums = write_weights(refs, args.out, args.dtype, shard_size, log)
     for path in tokenizer.files_to_copy():

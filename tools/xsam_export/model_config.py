@@ -1,23 +1,23 @@
-"""Assembles the model directory's config.json (xsam-model format, `model_config_to_json` in
-src/core/config.cpp) from four sources, in rising precedence:
+"""Assembles the model directory's config.json (xsam-model format, docs/model-directory.md) from four
+sources, in rising precedence:
 
-  1. the released model's values (released.py), used only for parts whose tensors have exactly the
-     released shapes: for any other part, the values that shapes cannot tell and that would be silently
-     wrong (head counts, image size, selected layers) must come from a later source;
+  1. the released model's values (size preset `full`, released.py), used only for parts whose tensors have
+     exactly the released shapes: for any other part, the values that shapes cannot tell and that would be
+     silently wrong (head counts, image size, selected layers) must come from a later source;
   2. an upstream-style config, converted by the C++ importer (`xsam convert-config`, upstream.py);
   3. `--hparams FILE`: a partial config in xsam's own format ({"llm": {"num_heads": 32}, ...});
   4. `--set section.field=VALUE`.
 Whatever the tensor shapes tell (shapes.py) overrides all four; a source that claims a different value for
 such a field is an error that names the field and both values. Token ids come from the tokenizer files,
-the tokenizer mode from their kind, the two branch-dependent key names from the checkpoint.
+the tokenizer mode from their kind, the two branch-dependent key names from the checkpoint. The finished
+config is validated by the library itself (`xsam layout`, layout.py), not by a copy of its checks here.
 """
 import copy
 import json
 
 from . import FORMAT_NAME, FORMAT_VERSION
-from . import layout as layout_mod
+from . import released
 from .errors import ExportError
-from .released import BEHAVIOUR_PRESETS, PRESETS, apply_preset, released_config
 
 # Parts whose non-shape values must be given explicitly when their tensors differ from the released model.
 _PART_PREFIXES = {
@@ -39,8 +39,6 @@ _SAM_WITHOUT_REL_POS = ["sam.num_heads", "sam.window_size", "sam.global_attn_ind
 _VOCAB_ROWS = ("llm.model.embed_tokens.weight", "llm.lm_head.weight")
 # Token ids that the upstream importer reads from the upstream config (the others are its defaults).
 _IMPORTED_TOKENS = ("bos", "eos", "pad", "seg", "p_start", "p_end")
-_SECTIONS = ("siglip", "visual_projector", "seg_projector", "llm_projector", "sam", "connector", "sampler", "llm",
-             "mask2former", "class_head", "tokens", "tokenizer", "preprocess", "behaviour")
 
 
 # ------------------------------------------------------------------ explicit values
@@ -53,8 +51,8 @@ def parse_set(items):
         section, dot, field = key.partition(".")
         if not sep or not dot or not field:
             raise ExportError(f"--set {item!r}: expected section.field=VALUE")
-        if section not in _SECTIONS:
-            raise ExportError(f"--set {item!r}: unknown section '{section}' ({', '.join(_SECTIONS)})")
+        if section not in released.sections():
+            raise ExportError(f"--set {item!r}: unknown section '{section}' ({', '.join(released.sections())})")
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
@@ -76,21 +74,24 @@ def read_hparams(path):
     for section, fields in data.items():
         if section in ("format", "format_version", "preset"):
             continue
-        if section not in _SECTIONS or not isinstance(fields, dict):
-            raise ExportError(f"--hparams {path}: '{section}' is not a config section object ({', '.join(_SECTIONS)})")
+        if section not in released.sections() or not isinstance(fields, dict):
+            raise ExportError(f"--hparams {path}: '{section}' is not a config section object "
+                              f"({', '.join(released.sections())})")
         for field, value in fields.items():
             out[f"{section}.{field}"] = value
     return out
 
 
 def _flatten(config):
-    return {f"{s}.{f}": v for s in _SECTIONS if isinstance(config.get(s), dict) for f, v in config[s].items()}
+    return {f"{s}.{f}": v for s in released.sections() if isinstance(config.get(s), dict)
+            for f, v in config[s].items()}
 
 
 def _put(config, key, value):
     section, field = key.split(".", 1)
-    known = released_config().get(section, {})
-    known.update(BEHAVIOUR_PRESETS["aaai26"].get(section, {}))
+    known = released.released_config().get(section, {})
+    for preset in released.behaviour_presets().values():
+        known.update(preset.get(section, {}))
     if field not in known:
         raise ExportError(f"{key}: unknown config field (section '{section}' has {', '.join(sorted(known))})")
     config.setdefault(section, {})[field] = copy.deepcopy(value)
@@ -108,9 +109,10 @@ def _same(a, b):
 
 # ------------------------------------------------------------------ parts that differ from the released model
 
-def parts_differing_from_released(shapes, spelling, optional):
-    """Parts whose tensors (names and shapes; vocabulary rows aside) differ from the released model."""
-    ref = layout_mod.expected_layout(released_config(), spelling, optional)
+def parts_differing_from_released(shapes, spelling, optional, reference):
+    """Parts whose tensors (names and shapes; vocabulary rows aside) differ from the released model's
+    `reference` (the Layout of the released sizes; `optional`: the optional groups the checkpoint holds)."""
+    ref = reference.shapes(optional)
     differing = []
     for part, prefixes in _PART_PREFIXES.items():
         pre = tuple(prefixes(spelling))
@@ -150,23 +152,24 @@ def resolve_preset(requested, spelling, upstream):
     if requested:
         return requested
     from_keys = spelling.preset
+    choose = f"choose one with --preset {'|'.join(released.preset_names())}"
     if from_keys is None:
         raise ExportError(f"the key names point to different branches ('{spelling.vision_prefix}' and "
-                          f"'{spelling.logit_scale_key}'); choose one with --preset {'|'.join(PRESETS)}")
+                          f"'{spelling.logit_scale_key}'); {choose}")
     if upstream is not None and upstream.get("preset", from_keys) != from_keys:
         raise ExportError(f"the upstream config is for preset '{upstream['preset']}' but the key names are "
-                          f"those of '{from_keys}'; choose one with --preset {'|'.join(PRESETS)}")
+                          f"those of '{from_keys}'; {choose}")
     return from_keys
 
 
 def base_config(preset, upstream, explicit):
     """Everything but the measured sizes: released values < upstream config < preset-owned fields < explicit."""
-    c = released_config()
+    c = released.released_config()
     if upstream is not None:
-        for section in _SECTIONS:
+        for section in released.sections():
             if isinstance(upstream.get(section), dict):
                 c.setdefault(section, {}).update(copy.deepcopy(upstream[section]))
-    apply_preset(c, preset)  # the importer applied the same table for its branch
+    released.apply_preset(c, preset)  # the importer applied the same table for its branch
     for key, value in explicit.items():
         _put(c, key, value)
     return c
@@ -193,12 +196,12 @@ def set_tokens(config, token_ids, claims, source):
 
 
 def finish(config, preset, spelling):
+    """The config.json document, not yet validated: the caller runs it through `xsam layout` (layout.py)."""
     c = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "preset": preset}
-    for section in _SECTIONS:
+    for section in released.sections():
         c[section] = config[section]
     c["behaviour"]["key_vision_prefix"] = spelling.vision_prefix
     c["behaviour"]["key_logit_scale"] = spelling.logit_scale_key
-    validate(c)
     return c
 
 
@@ -207,42 +210,3 @@ def upstream_claims(upstream):
     flat = _flatten(upstream)
     return {k: v for k, v in flat.items() if not k.startswith("tokens.") or k.split(".", 1)[1] in _IMPORTED_TOKENS}
 
-
-# ------------------------------------------------------------------ validation (the checks of validate_model_config)
-
-def validate(c):
-    errors = []
-
-    def require(ok, what):
-        if not ok:
-            errors.append(what)
-
-    s, m, k, l, d = c["siglip"], c["sam"], c["connector"], c["llm"], c["mask2former"]
-    grid = s["image_size"] // s["patch_size"]
-    require(s["hidden_size"] % s["num_heads"] == 0, "siglip.hidden_size must be divisible by siglip.num_heads")
-    require(1 <= s["select_hidden_state"] <= s["num_layers"], "siglip.select_hidden_state must be in [1, num_layers]")
-    require(0 <= s["select_token_start"] < grid * grid, "siglip.select_token_start out of range")
-    require(m["hidden_size"] % m["num_heads"] == 0, "sam.hidden_size must be divisible by sam.num_heads")
-    require(m["image_size"] % m["patch_size"] == 0, "sam.image_size must be a multiple of sam.patch_size")
-    require(all(0 <= g < m["num_layers"] for g in m["global_attn_indexes"]),
-            "sam.global_attn_indexes entries must be in [0, num_layers)")
-    require(0 <= m["llm_hidden_state"] <= m["num_layers"], "sam.llm_hidden_state must be in [0, num_layers]")
-    require(all(0 <= h <= m["num_layers"] for h in m["connector_hidden_states"]),
-            "sam.connector_hidden_states entries must be in [0, num_layers]")
-    require(len(k["in_channels"]) == len(m["connector_hidden_states"]),
-            f"sam.connector_hidden_states needs one entry per connector level ({len(k['in_channels'])})")
-    require(len(k["in_channels"]) == d["num_feature_levels"], "connector levels must equal mask2former.num_feature_levels")
-    require(l["hidden_size"] % l["num_heads"] == 0 and (l["hidden_size"] // l["num_heads"]) % 2 == 0,
-            "llm head dim must be an integer and even (RoPE)")
-    require(l["sliding_window_keys"] >= 0, "llm.sliding_window_keys must be >= 0")
-    require(d["feature_size"] == d["hidden_dim"], "mask2former.feature_size must equal hidden_dim")
-    require(d["decoder_layers"] >= 2, "mask2former.decoder_layers must be >= 2")
-    outs = [layout_mod.connector_conv_out(cin, f) / (f * f) for cin, f in zip(k["in_channels"], k["scale_factors"])]
-    require(outs == d["feature_channels"][-len(outs):],
-            f"connector output channels {outs} must match mask2former.feature_channels {d['feature_channels']}")
-    for name in ("seg", "p_start", "p_end", "bos", "eos", "pad", "end", "user", "assistant"):
-        require(0 <= c["tokens"][name] < l["vocab_size"], f"tokens.{name} outside the vocabulary ({l['vocab_size']})")
-    require(c["tokenizer"]["mode"] in ("fast", "slow"), "tokenizer.mode must be fast or slow")
-    require(c["sampler"]["pooling"] in ("max", "mean"), "sampler.pooling must be max or mean")
-    if errors:
-        raise ExportError("invalid config:\n    " + "\n    ".join(errors))

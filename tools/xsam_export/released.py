@@ -1,81 +1,104 @@
-"""The released X-SAM model's hyper-parameters and the two behaviour presets.
+"""The built-in presets, read from `src/core/presets.json`: the one file that holds them, which libxsam
+embeds at build time. What each field means: docs/model-directory.md.
 
-RELEASED_CONFIG is the `full` size preset of `src/core/config.cpp` (`size_preset("full")`) in the
-xsam-model config.json format (spec §7.2; DECISIONS.md A3 for the 2048-key sliding window). The exporter
-uses it in two ways: its shapes tell whether a part of a checkpoint is the released one, and its other
-values (heads, eps, RoPE theta, image sizes, selected layers, ...) fill what shapes cannot tell for those
-parts. Keep it in step with the C++ preset.
+  size presets       every size section of config.json: `full` is the released X-SAM model, `tiny` the size
+                     of the tests' golden set. The exporter uses `full` in two ways: the layout of its sizes
+                     tells whether a part of a checkpoint is the released one, and its other values (heads,
+                     eps, RoPE theta, image sizes, selected layers, ...) fill what shapes cannot tell for
+                     those parts.
+  behaviour presets  what differs between the upstream branches `AAAI26_Archive` ("aaai26", the released
+                     weights) and `main`; each sets its `behaviour` and `class_head` sections and a few
+                     fields of others.
 
-BEHAVIOUR_PRESETS mirrors `apply_preset` of the same file: everything that differs between the upstream
-branches `AAAI26_Archive` ("aaai26", the released weights) and `main` (spec §9).
+The file is read on first use (not at import), so that a missing file is an ExportError with a message.
 """
 import copy
+import json
+import os
 
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
+from . import REPO_ROOT
+from .errors import ExportError
 
-RELEASED_CONFIG = {
-    "siglip": {"hidden_size": 1152, "intermediate_size": 4304, "num_layers": 27, "num_heads": 16,
-               "num_channels": 3, "image_size": 384, "patch_size": 14, "layer_norm_eps": 1e-6,
-               "select_hidden_state": 26, "select_token_start": 0},
-    "visual_projector": {"in_features": 1152, "out_features": 3072, "downsample_ratio": 1.0, "depth": 2, "bias": True},
-    "seg_projector": {"in_features": 1024, "out_features": 3072, "downsample_ratio": 0.5, "depth": 2, "bias": True},
-    "llm_projector": {"in_features": 3072, "out_features": 256, "downsample_ratio": 1.0, "depth": 2, "bias": True},
-    "sam": {"hidden_size": 1024, "num_layers": 24, "num_heads": 16, "num_channels": 3, "image_size": 1024,
-            "patch_size": 16, "mlp_dim": 4096, "layer_norm_eps": 1e-6, "qkv_bias": True, "use_abs_pos": True,
-            "use_rel_pos": True, "window_size": 14, "global_attn_indexes": [5, 11, 17, 23],
-            "output_channels": 256, "llm_hidden_state": 23, "connector_hidden_states": [12, 18, 24]},
-    "connector": {"in_channels": [1024, 1024, 1024], "hidden_channels": 512, "scale_factors": [2.0, 1.0, 0.5],
-                  "bias": False, "layer_norm_eps": 1e-6},
-    "sampler": {"num_sample_point": 256, "pooling": "max", "pooling_kernel": 4},
-    "llm": {"vocab_size": 32014, "hidden_size": 3072, "intermediate_size": 8192, "num_layers": 32,
-            "num_heads": 32, "num_kv_heads": 32, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
-            "rope_theta": 10000.0, "sliding_window_keys": 2048},
-    "mask2former": {"feature_channels": [512, 1024, 2048], "num_feature_levels": 3, "feature_size": 256,
-                    "mask_feature_size": 256, "hidden_dim": 256, "encoder_feedforward_dim": 1024,
-                    "encoder_layers": 6, "decoder_layers": 10, "num_heads": 8, "dim_feedforward": 2048,
-                    "num_queries": 200, "common_stride": 4, "feature_strides": [4, 8, 16, 32], "num_points": 4,
-                    "group_norm_groups": 32, "layer_norm_eps": 1e-5, "mask_image_size": 1024},
-    "class_head": {"logit_clamp": 500.0, "masked_fill": -1e9, "pad_with_bg_minus": True},
-    "tokens": {"bos": 1, "eos": 32000, "pad": 32000, "end": 32007, "user": 32010, "assistant": 32001,
-               "seg": 32011, "p_start": 32012, "p_end": 32013, "image_sentinel": -200, "region_sentinel": -300},
-    "tokenizer": {"mode": "fast"},
-    "preprocess": {"siglip_size": 384, "siglip_resample": "bilinear", "expand_to_square": True,
-                   "siglip_mean": [0.5, 0.5, 0.5], "siglip_std": [0.5, 0.5, 0.5], "sam_size": 1024,
-                   "sam_resample": "bilinear", "sam_mean": IMAGENET_MEAN, "sam_std": IMAGENET_STD},
-}
+PRESETS_FILE = os.path.join(REPO_ROOT, "src", "core", "presets.json")
 
-# Per preset: the fields it sets, by section (apply_preset in src/core/config.cpp).
-BEHAVIOUR_PRESETS = {
-    "aaai26": {
-        "behaviour": {"image_token_text": "<image>\n", "drop_blank_chunks": False,
-                      "semantic_order": "probs_then_resize", "intseg_iou": "box", "text_cleanup": "aaai26",
-                      "instance_things_only": False, "refseg_repeat_features": True, "max_new_tokens": 512,
-                      "key_vision_prefix": "visual_encoder.", "key_logit_scale": "segmentor.logit_scale"},
-        "class_head": {"logit_clamp": 500.0, "masked_fill": -1e9, "pad_with_bg_minus": True},
-        "sampler": {"pooling": "max"},
-        "preprocess": {"expand_to_square": True},
-    },
-    "main": {
-        "behaviour": {"image_token_text": "<image>", "drop_blank_chunks": True,
-                      "semantic_order": "resize_logits_then_probs", "intseg_iou": "mask", "text_cleanup": "main",
-                      "instance_things_only": True, "refseg_repeat_features": False, "max_new_tokens": 2048,
-                      "key_vision_prefix": "vision_encoder.", "key_logit_scale": "segmentor.class_predictor.logit_scale"},
-        "class_head": {"logit_clamp": 50.0, "masked_fill": -1e6, "pad_with_bg_minus": False},
-        "sampler": {"pooling": "mean", "pooling_kernel": 4},
-        "preprocess": {"expand_to_square": False},
-    },
-}
+_loaded = {}  # path -> the parsed file
 
-PRESETS = tuple(BEHAVIOUR_PRESETS)
+
+def _data():
+    path = PRESETS_FILE
+    if path not in _loaded:
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ExportError(f"{path}: cannot read the built-in presets ({e}); the exporter reads them from "
+                              f"the checkout it lives in (src/core/presets.json)") from None
+        _check(path, data)
+        _loaded[path] = data
+    return _loaded[path]
+
+
+def _check(path, data):
+    """The shape this module relies on, so that a damaged file is named rather than a KeyError."""
+    def need(ok, what):
+        if not ok:
+            raise ExportError(f"{path}: {what}")
+
+    need(isinstance(data, dict), "top level must be an object")
+    behaviour, sizes = data.get("behaviour_presets"), data.get("size_presets")
+    need(isinstance(behaviour, dict) and behaviour, "'behaviour_presets' must be a non-empty object")
+    need(isinstance(sizes, dict) and "full" in sizes, "'size_presets' must be an object with 'full'")
+    for name, preset in behaviour.items():
+        need(isinstance(preset, dict) and all(isinstance(v, dict) for v in preset.values()),
+             f"behaviour_presets.{name} must be an object of section objects")
+        fields = preset.get("behaviour", {})
+        need("key_vision_prefix" in fields and "key_logit_scale" in fields,
+             f"behaviour_presets.{name}.behaviour needs key_vision_prefix and key_logit_scale")
+    for name, preset in sizes.items():
+        need(isinstance(preset, dict) and all(isinstance(v, dict) for v in preset.values()),
+             f"size_presets.{name} must be an object of section objects")
+
+
+def behaviour_presets():
+    """{preset: {section: {field: value}}}; a deep copy, so callers may edit."""
+    return copy.deepcopy(_data()["behaviour_presets"])
+
+
+def size_presets():
+    """{name: {section: {field: value}}}; a deep copy."""
+    return copy.deepcopy(_data()["size_presets"])
+
+
+def preset_names():
+    return tuple(_data()["behaviour_presets"])
+
+
+def sections():
+    """The sections of config.json (besides format, format_version and preset): the size sections and the
+    ones a behaviour preset owns."""
+    data = _data()
+    names = list(data["size_presets"]["full"])
+    for preset in data["behaviour_presets"].values():
+        names += list(preset)
+    return tuple(dict.fromkeys(names))
 
 
 def released_config():
-    return copy.deepcopy(RELEASED_CONFIG)
+    """The released model's sizes (size preset `full`): every section but those a behaviour preset owns."""
+    return copy.deepcopy(_data()["size_presets"]["full"])
 
 
 def apply_preset(config, preset):
-    """Sets the fields a behaviour preset owns (a deep copy of the table, so callers may edit)."""
-    for section, fields in BEHAVIOUR_PRESETS[preset].items():
-        config.setdefault(section, {}).update(copy.deepcopy(fields))
+    """Sets the fields a behaviour preset owns, and config["preset"] (copies: callers may edit)."""
+    for section, fields in behaviour_presets()[preset].items():
+        config.setdefault(section, {}).update(fields)
     config["preset"] = preset
+
+
+def __getattr__(name):
+    """PRESETS, BEHAVIOUR_PRESETS, SIZE_PRESETS and RELEASED_CONFIG as attributes, read on first use."""
+    values = {"PRESETS": preset_names, "BEHAVIOUR_PRESETS": behaviour_presets, "SIZE_PRESETS": size_presets,
+              "RELEASED_CONFIG": released_config}
+    if name in values:
+        return values[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

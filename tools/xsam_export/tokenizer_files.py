@@ -1,4 +1,5 @@
-"""The tokenizer files of a model directory (DECISIONS.md A4, spec §3.1).
+"""The tokenizer files of a model directory (docs/model-directory.md#tokenizer-files,
+docs/design/decisions.md#tokenizer-mode).
 
 Input: a directory with Phi-3-mini's tokenizer files — `tokenizer.model` and `tokenizer_config.json`
 (required), `tokenizer.json`, `special_tokens_map.json`, `added_tokens.json` (optional).
@@ -13,8 +14,8 @@ Output:
     `added_tokens` of tokenizer.json: ids 0-2 and Phi-3's 32000-32010) followed by X-SAM's `<SEG>`, `<p>`,
     `</p>` at the next free ids (32011-32013), added by upstream with `add_tokens(..., special_tokens=True)`:
     special, no strip, not normalized. `all_special` is membership of HF's `all_special_tokens` (bos/eos/
-    unk/pad, additional special tokens, and the X-SAM tokens), which the slow tokenizer's rule (spec §3.1
-    step 5) and its decoding depend on;
+    unk/pad, additional special tokens, and the X-SAM tokens), which the slow tokenizer's rule and its
+    decoding depend on (docs/model-directory.md#tokenizer-files);
   * the token ids of config.json's `tokens` section, and the tokenizer mode: `fast` when the source has a
     tokenizer.json (what upstream runs), else `slow`.
 """
@@ -33,7 +34,7 @@ _FLAGS = ("lstrip", "rstrip", "normalized", "special")
 _REQUIRED_BASE_TOKENS = ("<unk>", "<s>", "</s>")
 _CHAT_TOKENS = {"end": "<|end|>", "user": "<|user|>", "assistant": "<|assistant|>"}
 _SPECIAL_ROLES = ("bos_token", "eos_token", "unk_token", "pad_token")
-# Phi-3-mini's tokenizer.model is Llama 2's, byte for byte (DECISIONS.md B8).
+# Phi-3-mini's tokenizer.model is Llama 2's, byte for byte (docs/model-directory.md#tokenizer-files).
 PHI3_TOKENIZER_MODEL_SHA256 = "9e556afd44213b6bd1be2b850ebbbd98f5481437a8021afaf58ee7fb1818d347"
 
 

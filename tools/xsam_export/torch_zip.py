@@ -1,4 +1,4 @@
-"""Lazy, restricted reading of a torch.save zip archive (DECISIONS.md C5).
+"""Lazy, restricted reading of a torch.save zip archive (docs/design/decisions.md#exporter-input).
 
 torch 1.13 has no `torch.load(mmap=True)`, and `torch.load(weights_only=True)` reads every storage into
 memory: 18.5 GB for the released checkpoint in fp32. Instead we drive torch's own restricted unpickler

@@ -1,15 +1,16 @@
-"""Upstream-style configs (each part's HF to_dict(), as in the golden sets) are read by the library's own
-importer (DECISIONS.md B1), not re-implemented here: we run `xsam convert-config UPSTREAM OUT_JSON`, which
-writes the same config in xsam's format, and take its values."""
+"""The xsam CLI, which the exporter needs: `xsam layout --json` gives the checkpoint layout of a config and
+validates it (layout.py), and `xsam convert-config UPSTREAM OUT_JSON` reads upstream-style configs (each
+part's HF to_dict(), as in the golden sets) with the library's own importer
+(docs/design/decisions.md#upstream-configs), which is not re-implemented here."""
 import json
 import os
 import subprocess
 import tempfile
 
+from . import REPO_ROOT
 from .errors import ExportError
 
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEFAULT_XSAM_BIN = os.path.join(_REPO_ROOT, "build", "bin", "xsam")
+DEFAULT_XSAM_BIN = os.path.join(REPO_ROOT, "build", "bin", "xsam")
 
 
 def find_xsam_binary(explicit=None):
@@ -23,14 +24,20 @@ def find_xsam_binary(explicit=None):
     return None
 
 
+def require_xsam_binary(explicit=None):
+    """find_xsam_binary, or an ExportError that says how to get one."""
+    found = find_xsam_binary(explicit)
+    if found is None:
+        raise ExportError(f"the exporter needs the xsam CLI: `xsam layout` gives the checkpoint layout of a config "
+                          f"and validates it. Build it (cmake --build build --target xsam_cli) or pass "
+                          f"--xsam-bin PATH (looked for $XSAM_BIN and {DEFAULT_XSAM_BIN})")
+    return found
+
+
 def convert_upstream_config(path, xsam_bin):
     """The upstream config at `path`, converted to xsam's config format by the C++ importer."""
     if not os.path.isfile(path):
         raise ExportError(f"--upstream-config {path}: file not found")
-    if xsam_bin is None:
-        raise ExportError(f"--upstream-config needs the xsam CLI (its convert-config command runs the library's "
-                          f"importer); build it (cmake --build build --target xsam_cli) or pass --xsam-bin PATH "
-                          f"(looked for {DEFAULT_XSAM_BIN})")
     with tempfile.TemporaryDirectory(prefix="xsam-export-") as tmp:
         out = os.path.join(tmp, "config.json")
         run = subprocess.run([xsam_bin, "convert-config", path, out], capture_output=True, text=True)

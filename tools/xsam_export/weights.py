@@ -1,4 +1,5 @@
-"""Writes the weight files: dtype conversion, optional sharding, sha256 per file (DECISIONS.md B7).
+"""Writes the weight files: dtype conversion, optional sharding, sha256 per file
+(docs/design/decisions.md#corrupt-weights).
 
 Streaming: every file's header is written from the planned names, dtypes and shapes before any data,
 then tensors are loaded, converted and appended one at a time, so memory holds about one tensor (in its
