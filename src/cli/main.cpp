@@ -1,4 +1,5 @@
-// xsam — the command-line front door. Every subcommand uses the public C API only.
+// xsam — the command-line front door. Every subcommand uses the public C API only, but for the two tools
+// over the static layers: bench (src/bench/) and layout (the checkpoint layout, models/checkpoint_layout.h).
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -12,6 +13,7 @@ int cmd_segment(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_layout(int argc, char** argv);
 void cap_openblas_by_reexec(char** argv);
 
 static void usage(FILE* f) {
@@ -24,6 +26,7 @@ static void usage(FILE* f) {
                "  info           load a model and print what it holds: xsam info [--verify] [--json] DIR\n"
                "  random-model   write a model with random weights: xsam random-model --preset tiny|full DIR\n"
                "  convert-config upstream-style config.json → xsam config.json\n"
+               "  layout         the checkpoint layout of a config:   xsam layout [--json] CONFIG|--preset NAME\n"
                "  bench          time every stage against this machine's limits\n"
                "  serve          HTTP API + web demo:               xsam serve --model DIR [--port 7861]\n\n"
                "`xsam <command> --help` describes each command.\n",
@@ -52,6 +55,7 @@ int main(int argc, char** argv) {
   if (cmd == "chat") return cmd_chat(argc, argv);
   if (cmd == "serve") return cmd_serve(argc, argv);
   if (cmd == "bench") return cmd_bench(argc, argv);
+  if (cmd == "layout") return cmd_layout(argc, argv);
   std::fprintf(stderr, "xsam: unknown command '%s'\n\n", cmd.c_str());
   usage(stderr);
   return 2;

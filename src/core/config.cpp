@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/json_fields.h"
+#include "core/presets_data.h"
 
 namespace xsam {
 
@@ -61,37 +62,6 @@ static Resample resample_from_pil(int code, const std::string& field) {
     case 3: return Resample::Bicubic;
   }
   fail(Status::Format, field + ": unsupported PIL resample code " + std::to_string(code));
-}
-
-void apply_preset(ModelConfig& c, const std::string& preset) {
-  BehaviourConfig& b = c.behaviour;
-  if (preset == "aaai26") {
-    b = BehaviourConfig{};
-    c.class_head = ClassHeadConfig{};
-    c.sampler.pooling = RegionPooling::Max;
-    c.preprocess.expand_to_square = true;
-  } else if (preset == "main") {
-    b = BehaviourConfig{};
-    b.preset = "main";
-    b.image_token_text = "<image>";
-    b.drop_blank_chunks = true;
-    b.semantic_order = SemanticOrder::ResizeLogitsThenProbs;
-    b.intseg_iou = IntsegIou::Mask;
-    b.text_cleanup = TextCleanup::Main;
-    b.instance_things_only = true;
-    b.refseg_repeat_features = false;
-    b.max_new_tokens = 2048;
-    b.key_vision_prefix = "vision_encoder.";
-    b.key_logit_scale = "segmentor.class_predictor.logit_scale";
-    c.class_head.logit_clamp = 50.0;
-    c.class_head.masked_fill = -1e6;
-    c.class_head.pad_with_bg_minus = false;
-    c.sampler.pooling = RegionPooling::Mean;
-    c.sampler.pooling_kernel = 4;
-    c.preprocess.expand_to_square = false;
-  } else {
-    fail(Status::InvalidArgument, "preset: unknown behaviour preset '" + preset + "' (aaai26, main)");
-  }
 }
 
 // ---------------------------------------------------------------- the field tables
@@ -153,6 +123,13 @@ template <class S>
 void read_fields(const Fields& f, const Table<S>& table, S& s) {
   for (const auto& field : table)
     if (!field.optional || f.has(field.name)) read_field(f, field.name, field, s);
+}
+
+// A preset's part of a section: the fields it names, and nothing else.
+template <class S>
+void read_present_fields(const Fields& f, const Table<S>& table, S& s) {
+  for (const auto& field : table)
+    if (f.has(field.name)) read_field(f, field.name, field, s);
 }
 
 // An upstream part's to_dict(): the rows that have an upstream name.
@@ -353,7 +330,7 @@ const Table<PreprocessConfig>& preprocess_fields() {
                      [](S& s, const std::string& v, const std::string& path) {
                        s.siglip_resample = resample_from_string(v, path);
                      }}},
-      {"expand_to_square", nullptr, Kind::Bool, &S::expand_to_square},
+      {"expand_to_square", nullptr, Kind::Bool, &S::expand_to_square, true},  // the preset's unless given
       {"siglip_mean", nullptr, Kind::RealList, &S::siglip_mean},
       {"siglip_std", nullptr, Kind::RealList, &S::siglip_std},
       {"sam_size", nullptr, Kind::Positive, &S::sam_size},
@@ -464,7 +441,12 @@ ModelConfig parse_model_config(const json& root, const std::string& source) {
     fail(Status::Unsupported, source + ": format_version " + std::to_string(version) + " is not supported (1)");
   ModelConfig c;
   c.source = source;
-  apply_preset(c, top.str("preset"));
+  const std::string preset = top.str("preset");
+  try {
+    apply_preset(c, preset);
+  } catch (const Failure& e) {
+    fail(e.status(), source + ": " + e.what());  // name the file, as every other field's error does
+  }
   read_fields(top.object("siglip"), siglip_fields(), c.siglip);
   read_fields(top.object("visual_projector"), projector_fields(), c.visual_projector);
   read_fields(top.object("seg_projector"), projector_fields(), c.seg_projector);
@@ -714,53 +696,56 @@ void validate_model_config(const ModelConfig& c) {
           "tokens.image_sentinel and tokens.region_sentinel must be distinct negative ids");
 }
 
-// ---------------------------------------------------------------- size presets
+// ---------------------------------------------------------------- presets (src/core/presets.json)
+
+namespace {
+
+const json& presets() {
+  static const json data = json::parse(presets_json());
+  return data;
+}
+
+// One entry of a presets table ("behaviour_presets", "size_presets"); an unknown name lists the known ones.
+const json& preset_entry(const char* table, const std::string& name, const char* kind) {
+  const json& entries = presets().at(table);
+  if (!entries.contains(name)) {
+    std::string known;
+    for (const auto& item : entries.items()) known += (known.empty() ? "" : ", ") + item.key();
+    fail(Status::InvalidArgument, std::string("preset: unknown ") + kind + " preset '" + name + "' (" + known + ")");
+  }
+  return entries.at(name);
+}
+
+}  // namespace
+
+void apply_preset(ModelConfig& c, const std::string& preset) {
+  Fields p(preset_entry("behaviour_presets", preset, "behaviour"), "presets.json", "behaviour_presets." + preset + ".");
+  c.behaviour = BehaviourConfig{};
+  c.behaviour.preset = preset;
+  c.class_head = ClassHeadConfig{};
+  read_present_fields(p.object("behaviour"), behaviour_fields(), c.behaviour);
+  read_present_fields(p.object("class_head"), class_head_fields(), c.class_head);
+  read_present_fields(p.object("sampler"), sampler_fields(), c.sampler);
+  read_present_fields(p.object("preprocess"), preprocess_fields(), c.preprocess);
+}
+
+std::vector<BehaviourConfig> behaviour_presets() {
+  std::vector<BehaviourConfig> out;
+  for (const auto& item : presets().at("behaviour_presets").items()) {
+    ModelConfig c;
+    apply_preset(c, item.key());
+    out.push_back(c.behaviour);
+  }
+  return out;
+}
 
 ModelConfig size_preset(const std::string& name) {
-  ModelConfig c;
+  json j = preset_entry("size_presets", name, "size");
+  j["format"] = "xsam-model";
+  j["format_version"] = 1;
+  j["preset"] = "aaai26";
+  ModelConfig c = parse_model_config(j, "presets.json: size_presets." + name);
   c.source = "preset:" + name;
-  apply_preset(c, "aaai26");
-  if (name == "full") {
-    c.siglip = {1152, 4304, 27, 16, 3, 384, 14, 1e-6, 26, 0};
-    c.visual_projector = {1152, 3072, 1.0, 2, true};
-    c.sam.hidden_size = 1024; c.sam.num_layers = 24; c.sam.num_heads = 16; c.sam.image_size = 1024;
-    c.sam.patch_size = 16; c.sam.mlp_dim = 4096; c.sam.window_size = 14;
-    c.sam.global_attn_indexes = {5, 11, 17, 23}; c.sam.output_channels = 256;
-    c.sam.llm_hidden_state = 23; c.sam.connector_hidden_states = {12, 18, 24};
-    c.seg_projector = {1024, 3072, 0.5, 2, true};
-    c.connector.in_channels = {1024, 1024, 1024}; c.connector.hidden_channels = 512;
-    c.connector.scale_factors = {2, 1, 0.5};
-    c.llm = {32014, 3072, 8192, 32, 32, 32, 4096, 1e-5, 10000.0, 2048};
-    c.llm_projector = {3072, 256, 1.0, 2, true};
-    auto& d = c.mask2former;
-    d.feature_channels = {512, 1024, 2048}; d.num_feature_levels = 3; d.feature_size = 256;
-    d.mask_feature_size = 256; d.hidden_dim = 256; d.encoder_feedforward_dim = 1024; d.encoder_layers = 6;
-    d.decoder_layers = 10; d.num_heads = 8; d.dim_feedforward = 2048; d.num_queries = 200;
-    d.feature_strides = {4, 8, 16, 32}; d.mask_image_size = 1024;
-    c.tokenizer.mode = TokenizerMode::Fast;
-    c.preprocess.siglip_size = 384; c.preprocess.sam_size = 1024;
-  } else if (name == "tiny") {
-    // The shapes of the aaai26-tiny golden set.
-    c.siglip = {48, 96, 3, 4, 3, 112, 14, 1e-6, 2, 0};
-    c.visual_projector = {48, 64, 1.0, 2, true};
-    c.sam.hidden_size = 32; c.sam.num_layers = 4; c.sam.num_heads = 2; c.sam.image_size = 256;
-    c.sam.patch_size = 16; c.sam.mlp_dim = 128; c.sam.window_size = 6; c.sam.global_attn_indexes = {1, 3};
-    c.sam.output_channels = 32; c.sam.llm_hidden_state = 3; c.sam.connector_hidden_states = {2, 3, 4};
-    c.seg_projector = {32, 64, 0.5, 2, true};
-    c.connector.in_channels = {32, 32, 32}; c.connector.hidden_channels = 24; c.connector.scale_factors = {2, 1, 0.5};
-    c.llm = {32014, 64, 128, 3, 4, 4, 4096, 1e-5, 10000.0, 2048};
-    c.llm_projector = {64, 32, 1.0, 2, true};
-    auto& d = c.mask2former;
-    d.feature_channels = {16, 32, 64}; d.num_feature_levels = 3; d.feature_size = 32; d.mask_feature_size = 32;
-    d.hidden_dim = 32; d.encoder_feedforward_dim = 64; d.encoder_layers = 2; d.decoder_layers = 4;
-    d.num_heads = 2; d.dim_feedforward = 64; d.num_queries = 8; d.feature_strides = {4, 8, 16, 32};
-    d.mask_image_size = 256;
-    c.tokenizer.mode = TokenizerMode::Fast;
-    c.preprocess.siglip_size = 112; c.preprocess.sam_size = 256;
-  } else {
-    fail(Status::InvalidArgument, "preset: unknown size preset '" + name + "' (tiny, full)");
-  }
-  validate_model_config(c);
   return c;
 }
 

@@ -166,18 +166,20 @@ enum class IntsegIou { Box /* aaai26 */, Mask /* main */ };
 enum class TextCleanup { Aaai26, Main };
 
 // Upstream-branch behaviour (docs/design/upstream-facts.md#branches), set by a preset and overridable field by field.
+// Each branch's values are in src/core/presets.json; the defaults here are the aaai26 preset's, so that a
+// default-constructed config is the released model's (a unit test holds the two equal).
 struct BehaviourConfig {
   std::string preset = "aaai26";
-  std::string image_token_text = "<image>\n";  // main: "<image>"
-  bool drop_blank_chunks = false;              // main: true
+  std::string image_token_text = "<image>\n";
+  bool drop_blank_chunks = false;
   SemanticOrder semantic_order = SemanticOrder::ProbsThenResize;
   IntsegIou intseg_iou = IntsegIou::Box;
   TextCleanup text_cleanup = TextCleanup::Aaai26;
   bool instance_things_only = false;
   bool refseg_repeat_features = true;
   int max_new_tokens = 512;
-  std::string key_vision_prefix = "visual_encoder.";        // main: "vision_encoder."
-  std::string key_logit_scale = "segmentor.logit_scale";    // main: "segmentor.class_predictor.logit_scale"
+  std::string key_vision_prefix = "visual_encoder.";
+  std::string key_logit_scale = "segmentor.logit_scale";
 };
 
 struct ModelConfig {
@@ -203,8 +205,12 @@ struct ModelConfig {
   int image_tokens() const { return siglip_tokens() + sam_llm_tokens(); }
 };
 
-// Presets fill BehaviourConfig + ClassHeadConfig (+ sampler pooling) with one branch's choices.
+// A behaviour preset ("aaai26", "main") sets BehaviourConfig, ClassHeadConfig, the sampler's pooling and
+// preprocess.expand_to_square to one upstream branch's choices, as src/core/presets.json lists them.
 void apply_preset(ModelConfig& config, const std::string& preset);
+
+// The behaviour of every built-in preset (e.g. to accept either branch's checkpoint key spellings).
+std::vector<BehaviourConfig> behaviour_presets();
 
 // Reads config.json of either kind (xsam-model or upstream-style). Throws xsam::Failure naming the field.
 ModelConfig load_model_config(const std::string& path);
@@ -217,7 +223,8 @@ nlohmann::json model_config_to_json(const ModelConfig& config);
 // Checks sizes for consistency (divisibility, positive widths, index ranges). Throws naming the field.
 void validate_model_config(const ModelConfig& config);
 
-// The built-in presets of sizes: "tiny" (fast tests) and "full" (released X-SAM hyper-parameters).
+// A built-in size preset of src/core/presets.json: "tiny" (fast tests) or "full" (the released X-SAM
+// hyper-parameters), with the aaai26 behaviour.
 ModelConfig size_preset(const std::string& name);
 
 const char* to_string(Resample r);

@@ -5,7 +5,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
-#include "core/checkpoint_layout.h"
 #include "io/safetensors.h"
 
 namespace xsam {
@@ -14,7 +13,7 @@ static bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-static torch::Tensor random_tensor(const TensorSpec& spec, at::Generator& gen) {
+static torch::Tensor random_tensor(const NamedShape& spec, at::Generator& gen) {
   auto opts = torch::TensorOptions().dtype(torch::kFloat32);
   if (ends_with(spec.name, "logit_scale")) return torch::full(spec.shape, std::log(100.0), opts);
   auto n = at::normal(0.0, 1.0, spec.shape, gen, opts);
@@ -28,9 +27,8 @@ static torch::Tensor random_tensor(const TensorSpec& spec, at::Generator& gen) {
   return n.mul_(0.1).add_(1.0);  // 1-D weights are normalisation scales
 }
 
-std::string write_random_checkpoint(const std::string& path, const ModelConfig& config, torch::Dtype dtype,
+std::string write_random_checkpoint(const std::string& path, const std::vector<NamedShape>& layout, torch::Dtype dtype,
                                     uint64_t seed) {
-  auto layout = checkpoint_layout(config);
   StDtype st = st_from_torch(dtype, "random checkpoint dtype");
   std::vector<SafetensorsStreamWriter::Spec> specs;
   for (const auto& t : layout) specs.push_back({t.name, st, t.shape});

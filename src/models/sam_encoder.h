@@ -7,7 +7,7 @@
 // from the UNSCALED query to (q·scale)·kᵀ and takes the softmax in fp32.
 //
 // Only blocks up to the highest hidden state asked for are constructed and run. The neck (whose
-// output X-SAM discards) is not constructed: sam_unused_key_prefixes() (core/checkpoint_layout.h) lists its keys.
+// output X-SAM discards) is not constructed: its keys are an unused group of models/checkpoint_layout.h.
 //
 // Parameter names relative to the part prefix ("segmentor.encoder."):
 //   patch_embed.projection.{weight,bias}, pos_embed,

@@ -2,7 +2,7 @@
 // learned positions, pre-LN encoder layers (separate q/k/v/out projections, fp32 softmax, tanh-GELU MLP).
 // The feature is hidden state `select_hidden_state` (hs[0] = embeddings); the layers after it, the
 // post-layernorm and the attention-pooling head are neither constructed nor run — their checkpoint
-// keys are listed by siglip_unused_key_prefixes() (core/checkpoint_layout.h) so the loader can accept them
+// keys are in the checkpoint layout's unused groups (models/checkpoint_layout.h), which the loader accepts
 // knowingly.
 //
 // Parameter names relative to the part prefix ("visual_encoder."):

@@ -5,7 +5,7 @@
 
 #include <torch/torch.h>
 
-#include "core/checkpoint_layout.h"
+#include "models/checkpoint_layout.h"
 #include "core/error.h"
 #include "models/layers.h"
 #include "models/phi3_layers.h"
@@ -47,22 +47,12 @@ XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch:
   torch::NoGradGuard no_grad;
   // Both branches' key spellings are accepted whatever the behaviour preset (docs/design/upstream-facts.md#branches): the checkpoint
   // decides which one is bound (and which keys count as knowingly unused).
-  for (const char* prefix : {"visual_encoder.", "vision_encoder."})
-    if (store.contains(std::string(prefix) + "vision_model.embeddings.patch_embedding.weight"))
-      config_.behaviour.key_vision_prefix = prefix;
-  for (const char* key : {"segmentor.logit_scale", "segmentor.class_predictor.logit_scale"})
-    if (store.contains(key)) config_.behaviour.key_logit_scale = key;
-  const auto& c = config_;
-  siglip_ = std::make_shared<SiglipVision>(c.siglip);
-  visual_projector_ = std::make_shared<Projector>(c.visual_projector, dtype);
-  sam_ = std::make_shared<SamEncoder>(c.sam);
-  seg_projector_ = std::make_shared<Projector>(c.seg_projector, dtype);
-  connector_ = std::make_shared<Connector>(c.connector);
-  sampler_ = std::make_shared<VisionSampler>(c.sampler);
-  llm_ = Phi3Model(c.llm, dtype);
-  llm_projector_ = std::make_shared<Projector>(c.llm_projector, dtype);
-  segmentor_ = Mask2Former(c.mask2former, c.class_head);
-
+  for (const BehaviourConfig& branch : behaviour_presets()) {
+    if (store.contains(branch.key_vision_prefix + "vision_model.embeddings.patch_embedding.weight"))
+      config_.behaviour.key_vision_prefix = branch.key_vision_prefix;
+    if (store.contains(branch.key_logit_scale)) config_.behaviour.key_logit_scale = branch.key_logit_scale;
+  }
+  m_ = build_modules(config_, dtype);
   // Each tensor is replaced by the checkpoint's, converted once straight into the runtime dtype, or —
   // when the file already holds that dtype — used in place from the mapping (nothing is copied, and
   // the module's placeholder tensors are never touched, so they cost neither time nor memory).
@@ -71,38 +61,13 @@ XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch:
   bind.dtype = dtype;
   bind.device = device;
   BindReport report;
-  auto bind_part = [&](torch::nn::Module& part, const std::string& prefix,
-                       const std::map<std::string, std::string>& aliases = {}) {
-    if (bf16_weights) bind.keep_bf16 = bulk_weight_names(part);
-    merge(report, bind_module(part, store, prefix, aliases, bind));
-  };
-  bind_part(*siglip_, c.behaviour.key_vision_prefix);
-  bind_part(*visual_projector_, "visual_projector.");
-  bind_part(*sam_, "segmentor.encoder.");
-  bind_part(*seg_projector_, "seg_projector.");
-  bind_part(*connector_, "seg_connector.");
-  bind_part(*llm_, "llm.");
-  bind_part(*llm_projector_, "llm_projector.");
-  bind_part(*segmentor_, "segmentor.", segmentor_weight_aliases(c.behaviour));
-  if (store.contains("bg_embeds.weight")) {
-    const auto& info = store.info("bg_embeds.weight");
-    if (info.shape != std::vector<int64_t>{1, c.mask2former.hidden_dim}) {
-      report.mismatched.push_back("bg_embeds.weight: shape does not match [1, mask2former.hidden_dim]");
-    } else if (info.dtype != StDtype::F32 && info.dtype != StDtype::F16 && info.dtype != StDtype::BF16) {
-      report.mismatched.push_back(std::string("bg_embeds.weight: checkpoint dtype ") + st_dtype_name(info.dtype) +
-                                  " is not a floating-point type");
-    } else {
-      require_finite(store, "bg_embeds.weight");
-      bg_embeds_ = store.get("bg_embeds.weight").to(device, dtype).clone();
-      report.used.insert("bg_embeds.weight");
-    }
-  } else {
-    report.missing.push_back("bg_embeds.weight");
+  for (const auto& part : bound_parts(m_, config_)) {
+    if (bf16_weights) bind.keep_bf16 = bulk_weight_names(*part.module);
+    merge(report, bind_module(*part.module, store, part.prefix, part.aliases, bind));
   }
-  auto unused = unused_key_prefixes(c);
+  // What upstream's state dict holds and inference never reads may be there, unused; so may what the caller names.
+  auto unused = unused_checkpoint_keys(m_, config_);
   unused.insert(unused.end(), extra_unused.begin(), extra_unused.end());
-  // The segmentor is bound under "segmentor." but holds only the decoder: the encoder and the other
-  // branch's logit_scale key are bound elsewhere / absent, so nothing else needs allowing here.
   check_bind_report(report, store, unused);
 }
 
@@ -118,60 +83,58 @@ ImageFeatures XSamModel::encode_image(const torch::Tensor& siglip_pixels, const 
     t = now;
   };
   ImageFeatures f;
-  auto siglip_hidden = siglip_->forward(siglip_pixels.to(device_));
+  auto siglip_hidden = m_.siglip->forward(siglip_pixels.to(device_));
   siglip_hidden = siglip_hidden.slice(1, config_.siglip.select_token_start);
   lap("siglip");
-  auto siglip_rows = visual_projector_->forward(siglip_hidden);
+  auto siglip_rows = m_.visual_projector->forward(siglip_hidden);
   lap("visual_projector");
-  auto hs = sam_->forward(sam_pixels.to(device_));
+  auto hs = m_.sam->forward(sam_pixels.to(device_));
   lap("sam");
-  f.sam_tokens = seg_projector_->forward(hs.at(config_.sam.llm_hidden_state));
+  f.sam_tokens = m_.seg_projector->forward(hs.at(config_.sam.llm_hidden_state));
   f.image_rows = torch::cat({siglip_rows.to(dtype_), f.sam_tokens.to(dtype_)}, 1);
   lap("seg_projector");
   std::vector<torch::Tensor> levels;
   for (int i : config_.sam.connector_hidden_states) levels.push_back(hs.at(i));
-  auto connected = connector_->forward(levels);
+  auto connected = m_.connector->forward(levels);
   lap("connector");
-  f.pixels = segmentor_.ptr()->encode(connected);
+  f.pixels = m_.segmentor.ptr()->encode(connected);
   lap("pixel_decoder");
   return f;
 }
 
 torch::Tensor XSamModel::region_rows(const ImageFeatures& image, const torch::Tensor& masks, uint64_t seed) const {
   torch::NoGradGuard no_grad;
-  return sampler_->forward(image.sam_tokens, masks, seed);
+  return m_.sampler->forward(image.sam_tokens, masks, seed);
 }
 
 torch::Tensor XSamModel::embed_tokens(const std::vector<int64_t>& ids) const {
   torch::NoGradGuard no_grad;
   auto t = torch::tensor(ids, torch::kInt64).to(device_).unsqueeze(0);
-  return llm_->embed(t);
+  return m_.llm->embed(t);
 }
 
 torch::Tensor XSamModel::project_llm(const torch::Tensor& hidden) const {
   torch::NoGradGuard no_grad;
-  return llm_projector_->forward(hidden);
+  return m_.llm_projector->forward(hidden);
 }
 
 SegmentorOutput XSamModel::decode_masks(const ImageFeatures& image, const torch::Tensor& cond, const torch::Tensor& seg,
                                         const torch::Tensor& embed_masks, int64_t repeat) const {
   torch::NoGradGuard no_grad;
-  return segmentor_.ptr()->decode(image.pixels, cond, seg, embed_masks, repeat);
+  return m_.segmentor.ptr()->decode(image.pixels, cond, seg, embed_masks, repeat);
 }
 
 torch::Tensor XSamModel::upsample_masks(const torch::Tensor& mask_logits) const {
   torch::NoGradGuard no_grad;
-  return segmentor_.ptr()->upsample_masks(mask_logits);
+  return m_.segmentor.ptr()->upsample_masks(mask_logits);
 }
 
-torch::Dtype XSamModel::weight_dtype() const { return llm_->lm_head->weight.scalar_type(); }
+torch::Dtype XSamModel::weight_dtype() const { return m_.llm->lm_head->weight.scalar_type(); }
 
 std::vector<PartInfo> XSamModel::parts() const {
-  return {{"siglip_vision", count(*siglip_)},       {"visual_projector", count(*visual_projector_)},
-          {"sam_encoder", count(*sam_)},            {"seg_projector", count(*seg_projector_)},
-          {"seg_connector", count(*connector_)},    {"llm", count(*llm_)},
-          {"llm_projector", count(*llm_projector_)}, {"mask2former", count(*segmentor_)},
-          {"bg_embeds", bg_embeds_.numel()}};
+  std::vector<PartInfo> out;
+  for (const auto& part : bound_parts(m_, config_)) out.push_back({part.name, count(*part.module)});
+  return out;
 }
 
 int64_t XSamModel::parameter_count() const {

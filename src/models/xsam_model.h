@@ -22,6 +22,7 @@
 #include "models/sam_encoder.h"
 #include "models/sampler.h"
 #include "models/siglip_vision.h"
+#include "models/xsam_modules.h"
 
 namespace xsam {
 
@@ -64,9 +65,9 @@ class XSamModel {
   torch::Tensor region_rows(const ImageFeatures& image, const torch::Tensor& masks, uint64_t seed) const;
 
   torch::Tensor embed_tokens(const std::vector<int64_t>& ids) const;  // [1, T, H] in the runtime dtype
-  const Phi3ModelImpl& llm() const { return *llm_.ptr(); }
+  const Phi3ModelImpl& llm() const { return *m_.llm.ptr(); }
   torch::Tensor project_llm(const torch::Tensor& hidden) const;  // llm_projector
-  torch::Tensor bg_embedding() const { return bg_embeds_; }      // [1, D]
+  torch::Tensor bg_embedding() const { return m_.bg_embeds->weight; }  // [1, D]
 
   SegmentorOutput decode_masks(const ImageFeatures& image, const torch::Tensor& cond, const torch::Tensor& seg,
                                const torch::Tensor& embed_masks, int64_t repeat) const;
@@ -79,16 +80,7 @@ class XSamModel {
   ModelConfig config_;
   torch::Dtype dtype_;
   torch::Device device_;
-  std::shared_ptr<SiglipVision> siglip_;
-  std::shared_ptr<Projector> visual_projector_;
-  std::shared_ptr<SamEncoder> sam_;
-  std::shared_ptr<Projector> seg_projector_;
-  std::shared_ptr<Connector> connector_;
-  std::shared_ptr<VisionSampler> sampler_;
-  Phi3Model llm_{nullptr};
-  std::shared_ptr<Projector> llm_projector_;
-  Mask2Former segmentor_{nullptr};
-  torch::Tensor bg_embeds_;
+  XSamModules m_;
 };
 
 }  // namespace xsam

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "io/random_weights.h"
+#include "models/checkpoint_layout.h"
 #include "pipeline/context.h"
 #include "prompt/tasks.h"
 #include "text/tokenizer.h"
@@ -115,7 +116,9 @@ void write_random_model(const std::string& out_dir, const std::string& size_pres
     if (exists(src + "/" + f)) copy_file(src + "/" + f, out_dir + "/" + f);
   if (!tokenizer_json.empty()) copy_file(tokenizer_json, out_dir + "/tokenizer.json");
 
-  std::string sha = write_random_checkpoint(out_dir + "/model.safetensors", config, dtype, seed);
+  std::vector<NamedShape> tensors;
+  for (const auto& t : checkpoint_layout(config)) tensors.push_back({t.name, t.shape});
+  std::string sha = write_random_checkpoint(out_dir + "/model.safetensors", tensors, dtype, seed);
   write_text(out_dir + "/checksums.json", nlohmann::json{{"model.safetensors", sha}}.dump(2) + "\n");
   // config.json last: a directory without it is visibly incomplete.
   write_text(out_dir + "/config.json", model_config_to_json(config).dump(2) + "\n");

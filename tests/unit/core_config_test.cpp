@@ -4,22 +4,32 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "support/golden.h"
 
 using namespace xsam;
 
+// The importer against the golden set's own upstream config: every expected value is read from that file.
 TEST(Config, ReadsGoldenUpstreamConfig) {
   ModelConfig c = test::golden_config();
-  EXPECT_EQ(c.siglip.hidden_size, 48);
-  EXPECT_EQ(c.siglip.select_hidden_state, 2);  // hidden_states[-2] of 3 layers
-  EXPECT_EQ(c.sam.llm_hidden_state, 3);
-  EXPECT_EQ(c.sam.connector_hidden_states, (std::vector<int>{2, 3, 4}));
-  EXPECT_EQ(c.llm.vocab_size, 32014);
-  EXPECT_EQ(c.llm.sliding_window_keys, 0);
-  EXPECT_EQ(c.tokenizer.mode, TokenizerMode::Slow);
-  EXPECT_EQ(c.image_tokens(), 128);
+  const auto raw = nlohmann::json::parse(read_regular_file(test::golden_dir() + "/config.json"));
+  const auto& siglip = raw.at("siglip_config");
+  const auto& runtime = raw.at("xsam_runtime");
+  EXPECT_EQ(c.siglip.hidden_size, siglip.at("hidden_size").get<int>());
+  EXPECT_EQ(c.siglip.num_layers, siglip.at("num_hidden_layers").get<int>());
+  // visual_select_layer indexes hidden_states (embeddings + one per layer) from either end.
+  const int select = runtime.at("visual_select_layer").get<int>();
+  EXPECT_EQ(c.siglip.select_hidden_state, select < 0 ? c.siglip.num_layers + 1 + select : select);
+  const auto seg_layers = runtime.at("seg_select_layers_used").get<std::vector<int>>();
+  EXPECT_EQ(c.sam.connector_hidden_states, seg_layers);
+  EXPECT_EQ(c.llm.vocab_size, raw.at("llm_config").at("vocab_size").get<int>());
+  EXPECT_EQ(c.llm.hidden_size, raw.at("llm_config").at("hidden_size").get<int>());
+  EXPECT_EQ(c.tokens.seg, runtime.at("seg_token_idx").get<int64_t>());
+  EXPECT_EQ(c.llm.sliding_window_keys, 0);  // the golden generator runs eager attention: no window
+  EXPECT_EQ(c.tokenizer.mode, TokenizerMode::Slow);  // golden sets tokenize as HF's slow LlamaTokenizer
+  EXPECT_EQ(c.image_tokens(), c.siglip_tokens() + c.sam_llm_tokens());
   EXPECT_EQ(c.preprocess.siglip_resample, Resample::Bilinear);
-  EXPECT_EQ(c.behaviour.preset, "aaai26");
+  EXPECT_EQ(c.behaviour.preset, raw.at("upstream").at("branch") == "main" ? "main" : "aaai26");
 }
 
 TEST(Config, RoundTripsOwnFormat) {

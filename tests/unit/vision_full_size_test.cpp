@@ -8,8 +8,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "core/checkpoint_layout.h"
 #include "core/config.h"
+#include "models/checkpoint_layout.h"
 #include "models/connector.h"
 #include "models/projector.h"
 #include "models/sam_encoder.h"
@@ -74,10 +74,10 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 TEST(VisionFullSize, ParameterNamesAndShapesMatchTheCheckpointLayout) {
   const auto& c = full();
   SiglipVision siglip(c.siglip);
-  expect_matches_layout(siglip, "visual_encoder.", siglip_unused_key_prefixes(c.siglip, "visual_encoder."));
+  expect_matches_layout(siglip, "visual_encoder.", unused_checkpoint_keys(c));
   SamEncoder sam(c.sam);
   EXPECT_EQ(sam.num_blocks_built(), 24);  // hs[24] is needed by the connector
-  expect_matches_layout(sam, "segmentor.encoder.", sam_unused_key_prefixes(c.sam, "segmentor.encoder."));
+  expect_matches_layout(sam, "segmentor.encoder.", unused_checkpoint_keys(c));
   Projector visual(c.visual_projector, torch::kFloat32), seg(c.seg_projector, torch::kFloat32);
   expect_matches_layout(visual, "visual_projector.", {});
   expect_matches_layout(seg, "seg_projector.", {});
