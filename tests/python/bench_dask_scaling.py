@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The scaling figure of docs/scale-out.md (issue 19): images per minute of `xsam.dask` on a LocalCluster
+"""The scaling figure of docs/scale-out.md: images per minute of `xsam.dask` on a LocalCluster
 with 1 and 2 worker processes. A benchmark, not a test (pytest does not collect it).
 
   XSAM_BUILD_DIR=build /usr/bin/python3 tests/python/bench_dask_scaling.py --model DIR [--images N]

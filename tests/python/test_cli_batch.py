@@ -1,4 +1,4 @@
-"""`xsam segment` as a batch tool (issue 7): 20 images with one corrupt file give 19 results, one line in
+"""`xsam segment` as a batch tool: 20 images with one corrupt file give 19 results, one line in
 failures.jsonl and a non-zero exit; a rerun skips the 19; the JSON masks (COCO RLE) decode, with a decoder
 written here, to the mask PNGs the library wrote."""
 import json

@@ -1,4 +1,4 @@
-"""Nothing lost (issue 9): `xsam segment` killed mid-batch (SIGKILL) leaves no partial or corrupt output
+"""Nothing lost: `xsam segment` killed mid-batch (SIGKILL) leaves no partial or corrupt output
 under a final name, and a rerun completes the batch while skipping what was already done.
 
 The CLI writes every file to NAME.tmp and renames it, the JSON last (src/cli/cmd_segment.cpp), so an image

@@ -1,4 +1,4 @@
-"""Batch segmentation on a Dask cluster (issue 19): `xsam.dask` against `xsam segment`, on a real Dask
+"""Batch segmentation on a Dask cluster: `xsam.dask` against `xsam segment`, on a real Dask
 LocalCluster of 2 worker processes (Debian's python3-distributed) on loopback, with a tiny random model.
 
   1. 20 images (2 of them corrupt): the outputs equal `xsam segment`'s byte for byte (the JSON's timings

@@ -1,5 +1,5 @@
 """Two `xsam serve` replicas behind a real nginx (Debian's), all on 127.0.0.1 and free ports, started and
-stopped here (issue 19). The nginx configuration is the one docs/scale-out.md gives, with the ports and the
+stopped here. The nginx configuration is the one docs/scale-out.md gives, with the ports and the
 temporary paths filled in.
 
   1. 40 requests from 4 client threads through nginx: all succeed, both replicas serve;

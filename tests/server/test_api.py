@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""API tests of `xsam serve` (issue 11) against servers started here on 127.0.0.1 with the tiny random
+"""API tests of `xsam serve` against servers started here on 127.0.0.1 with the tiny random
 model: every task (each checked against `xsam segment` on the same inputs, overlay PNG included),
 streaming, every bad input, 8 concurrent clients against serial results, a full queue (503), a client
 that goes away (cancel) and the request timeout.

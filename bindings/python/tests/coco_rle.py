@@ -1,6 +1,6 @@
 """An independent COCO RLE codec written from the format's definition (pycocotools' maskApi.c is not in
 Debian, docs/design/decisions.md#coco-rle): runs over the mask in column-major (Fortran) order, alternating
-0s and 1s and starting with a run of 0s; the compressed string stores each count (from the third on, as the difference
+0s and 1s and starting with a run of 0s; the compressed string stores each count (from the fourth on, as the difference
 to the count two places before) in 5-bit groups, least significant first, each + 48 as a character, with
 0x20 set while more groups follow and 0x10 the sign bit of the last group."""
 import numpy as np
