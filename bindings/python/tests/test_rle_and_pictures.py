@@ -8,7 +8,7 @@ from PIL import Image
 
 import xsam
 import coco_rle
-from xsam_testing import IMAGE_H, IMAGE_W
+from xsam_testing import IMAGE_H, IMAGE_W, PANOPTIC
 
 
 def test_codec_known_answers():
@@ -37,7 +37,7 @@ def test_codec_round_trips_random_masks():
 
 REQUESTS = {
     "instance": dict(task="instance", classes=["cat", "dog"], score_threshold=0.0),
-    "panoptic": dict(task="panoptic", classes=["cat", "dog", "sky"], n_thing_classes=2),
+    "panoptic": PANOPTIC,
     "semantic": dict(task="semantic", classes=["sky", "grass", "road"]),
     "referring": dict(task="referring", classes=["the cat", "the dog"]),
     "vgd": dict(task="vgd", refs=[xsam.Box(1, 1, 30, 30), xsam.Point(50, 30)], score_threshold=0.0),
@@ -45,8 +45,8 @@ REQUESTS = {
 
 
 @pytest.mark.parametrize("name", sorted(REQUESTS))
-def test_json_masks_equal_numpy_masks(ctx, image, name):
-    r = ctx.segment(image, **REQUESTS[name])
+def test_json_masks_equal_numpy_masks(ctx, panoptic_ctx, image, name):
+    r = (panoptic_ctx if name == "panoptic" else ctx).segment(image, **REQUESTS[name])
     j = r.json()
     assert len(j["masks"]) == len(r.masks) >= 1
     assert (j["width"], j["height"]) == (IMAGE_W, IMAGE_H)

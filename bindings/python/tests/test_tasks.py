@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import xsam
-from xsam_testing import IMAGE_H, IMAGE_W
+from xsam_testing import IMAGE_H, IMAGE_W, PANOPTIC
 
 
 def check_common(r, task):
@@ -103,14 +103,14 @@ def check_panoptic_map(r):
     assert np.array_equal(ok, pan != 0)
 
 
-def test_panoptic(ctx, image):
-    classes = ["cat", "dog", "sky"]
-    r = ctx.segment(image, task="panoptic", classes=classes, n_thing_classes=2)
+def test_panoptic(panoptic_ctx, image):
+    classes = PANOPTIC["classes"]
+    r = panoptic_ctx.segment(image, **PANOPTIC)
     check_common(r, "panoptic")
     assert len(r.masks) >= 1
     check_panoptic_map(r)
     for m, s in zip(r.labels, r.segments):
-        assert s["isthing"] == (classes.index(m) < 2)
+        assert s["isthing"] == (classes.index(m) < PANOPTIC["n_thing_classes"])
 
 
 def test_open_vocab_uses_the_generic_variant(ctx, image):
