@@ -12,8 +12,8 @@ namespace {
 
 using Shape = std::vector<int64_t>;
 
-// The tensors upstream keeps that no xsam module has, by the part they follow.
-std::vector<LayoutTensor> optional_groups_after(const std::string& part, const ModelConfig& c) {
+// The tensors upstream keeps that no xsam module has, by the part they follow (under that part's prefix).
+std::vector<LayoutTensor> optional_groups_after(const BoundPart& part, const ModelConfig& c) {
   std::vector<LayoutTensor> out;
   auto add = [&](const char* group, const std::string& name, Shape shape) {
     out.push_back({name, std::move(shape), group, true});
@@ -26,8 +26,8 @@ std::vector<LayoutTensor> optional_groups_after(const std::string& part, const M
     add(group, name + ".weight", {o, i});
     add(group, name + ".bias", {o});
   };
-  if (part == "siglip_vision") {
-    const std::string v = c.behaviour.key_vision_prefix + "vision_model.";
+  if (part.name == "siglip_vision") {
+    const std::string v = part.prefix + "vision_model.";
     const int64_t h = c.siglip.hidden_size, mlp = c.siglip.intermediate_size;
     norm("siglip_post_layernorm", v + "post_layernorm", h);
     add("siglip_head", v + "head.probe", {1, 1, h});  // the pooling head: attention pooling over a probe
@@ -37,17 +37,17 @@ std::vector<LayoutTensor> optional_groups_after(const std::string& part, const M
     norm("siglip_head", v + "head.layernorm", h);
     linear("siglip_head", v + "head.mlp.fc1", mlp, h);
     linear("siglip_head", v + "head.mlp.fc2", h, mlp);
-  } else if (part == "sam_encoder") {
+  } else if (part.name == "sam_encoder") {
     const int64_t d = c.sam.hidden_size, o = c.sam.output_channels;
-    add("sam_neck", "segmentor.encoder.neck.conv1.weight", {o, d, 1, 1});
-    norm("sam_neck", "segmentor.encoder.neck.layer_norm1", o);
-    add("sam_neck", "segmentor.encoder.neck.conv2.weight", {o, o, 3, 3});
-    norm("sam_neck", "segmentor.encoder.neck.layer_norm2", o);
-  } else if (part == "mask2former") {
+    add("sam_neck", part.prefix + "neck.conv1.weight", {o, d, 1, 1});
+    norm("sam_neck", part.prefix + "neck.layer_norm1", o);
+    add("sam_neck", part.prefix + "neck.conv2.weight", {o, o, 3, 3});
+    norm("sam_neck", part.prefix + "neck.layer_norm2", o);
+  } else if (part.name == "mask2former") {
     // SAM's prompt encoder, of which only this random-Fourier table sits in the segmentor's state dict.
-    add("shared_image_embedding", "segmentor.shared_image_embedding.positional_embedding",
+    add("shared_image_embedding", part.prefix + "shared_image_embedding.positional_embedding",
         {2, c.sam.output_channels / 2});
-  } else if (part == "bg_embeds" && c.behaviour.preset == "main") {
+  } else if (part.name == "bg_embeds" && c.behaviour.preset == "main") {
     add("pad_embeds", "pad_embeds.weight", {1, c.mask2former.hidden_dim});  // main's use_pad_embeds
   }
   return out;
@@ -65,18 +65,18 @@ std::vector<LayoutTensor> tensors_not_in(torch::nn::Module& all, torch::nn::Modu
 }
 
 // The layers a part's checkpoint holds that inference skips: SigLIP's after the selected hidden state and
-// SAM's after the deepest one used (the only parts built with fewer layers than their checkpoint), read
-// off the same module built with every layer.
+// SAM's after the deepest one used (the only parts built with fewer layers than their checkpoint): what the
+// same module built with every layer has beyond the part as built.
 std::vector<LayoutTensor> skipped_layers(const BoundPart& part, const ModelConfig& c) {
   if (part.name == "siglip_vision") {
     SiglipConfig every = c.siglip;
     every.select_hidden_state = c.siglip.num_layers;
-    SiglipVision used(c.siglip), all(every);
-    return tensors_not_in(all, used, part.prefix, "siglip_layers_after_selected");
+    SiglipVision all(every);
+    return tensors_not_in(all, *part.module, part.prefix, "siglip_layers_after_selected");
   }
   if (part.name == "sam_encoder") {
-    SamEncoder used(c.sam), all(c.sam, {c.sam.num_layers});
-    return tensors_not_in(all, used, part.prefix, "sam_blocks_after_deepest");
+    SamEncoder all(c.sam, {c.sam.num_layers});
+    return tensors_not_in(all, *part.module, part.prefix, "sam_blocks_after_deepest");
   }
   return {};
 }
@@ -84,7 +84,7 @@ std::vector<LayoutTensor> skipped_layers(const BoundPart& part, const ModelConfi
 // What upstream's checkpoint holds for a part beyond what inference reads.
 std::vector<LayoutTensor> unused_after(const BoundPart& part, const ModelConfig& c) {
   std::vector<LayoutTensor> out = skipped_layers(part, c);
-  for (auto& t : optional_groups_after(part.name, c)) out.push_back(std::move(t));
+  for (auto& t : optional_groups_after(part, c)) out.push_back(std::move(t));
   return out;
 }
 

@@ -1,4 +1,4 @@
-// Small building blocks shared by the vision modules (header-only).
+// Small building blocks shared by the modules (header-only).
 //
 // Why not torch::nn::Linear / Conv2d / LayerNorm: those initialise their weights randomly on
 // construction (seconds of work for a 4.6 B-parameter model, then thrown away by the checkpoint) and
@@ -39,6 +39,13 @@ class Linear : public torch::nn::Module {
   }
   torch::Tensor operator()(const torch::Tensor& x) const { return xsam::linear(x, weight, bias); }
   torch::Tensor weight, bias;  // bias undefined when the layer has none
+};
+
+// An embedding table of which only the table is read (no lookup): name `weight` (rows, dim).
+class EmbeddingTable : public torch::nn::Module {
+ public:
+  EmbeddingTable(int64_t rows, int64_t dim) { weight = register_parameter("weight", torch::empty({rows, dim}), false); }
+  torch::Tensor weight;
 };
 
 // 2-D convolution with square kernel/stride/padding — names `weight` (out, in, k, k), `bias` (out).

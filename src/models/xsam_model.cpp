@@ -45,8 +45,9 @@ XSamModel::XSamModel(const ModelConfig& config, const WeightStore& store, torch:
                      const std::vector<std::string>& extra_unused, bool bf16_weights)
     : config_(config), dtype_(dtype), device_(device) {
   torch::NoGradGuard no_grad;
-  // Both branches' key spellings are accepted whatever the behaviour preset (docs/design/upstream-facts.md#branches): the checkpoint
-  // decides which one is bound (and which keys count as knowingly unused).
+  // Both branches' key spellings are accepted whatever the behaviour preset
+  // (docs/design/upstream-facts.md#branches): the checkpoint decides which one is bound (and which keys
+  // count as knowingly unused).
   for (const BehaviourConfig& branch : behaviour_presets()) {
     if (store.contains(branch.key_vision_prefix + "vision_model.embeddings.patch_embedding.weight"))
       config_.behaviour.key_vision_prefix = branch.key_vision_prefix;

@@ -13,7 +13,7 @@ XSamModules build_modules(const ModelConfig& c, torch::Dtype dtype, const std::v
   m.llm = Phi3Model(c.llm, dtype);
   m.llm_projector = std::make_shared<Projector>(c.llm_projector, dtype);
   m.segmentor = Mask2Former(c.mask2former, c.class_head);
-  m.bg_embeds = std::make_shared<EmbeddingTable>(1, c.mask2former.hidden_dim);
+  m.bg_embeds = std::make_shared<layers::EmbeddingTable>(1, c.mask2former.hidden_dim);
   return m;
 }
 

@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "models/connector.h"
+#include "models/layers.h"
 #include "models/mask2former.h"
 #include "models/phi3.h"
 #include "models/projector.h"
@@ -23,13 +24,6 @@
 #include "models/siglip_vision.h"
 
 namespace xsam {
-
-// bg_embeds: upstream's nn.Embedding(1, D) of the background class; only its table is ever read.
-class EmbeddingTable : public torch::nn::Module {
- public:
-  EmbeddingTable(int64_t rows, int64_t dim) { weight = register_parameter("weight", torch::empty({rows, dim}), false); }
-  torch::Tensor weight;
-};
 
 struct XSamModules {
   std::shared_ptr<SiglipVision> siglip;
@@ -41,7 +35,7 @@ struct XSamModules {
   Phi3Model llm{nullptr};
   std::shared_ptr<Projector> llm_projector;
   Mask2Former segmentor{nullptr};
-  std::shared_ptr<EmbeddingTable> bg_embeds;
+  std::shared_ptr<layers::EmbeddingTable> bg_embeds;  // upstream's nn.Embedding(1, D) of the background class
 };
 
 // The modules `config` needs: SigLIP up to its selected hidden state, SAM up to the deepest hidden state

@@ -36,15 +36,6 @@ def logit_scale_keys():
     return {p: b["behaviour"]["key_logit_scale"] for p, b in released.behaviour_presets().items()}
 
 
-def __getattr__(name):
-    """VISION_PREFIXES and LOGIT_SCALE_KEYS as attributes, read from the presets on first use."""
-    if name == "VISION_PREFIXES":
-        return vision_prefixes()
-    if name == "LOGIT_SCALE_KEYS":
-        return logit_scale_keys()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class Spelling:
     """Which of the two branch spellings a checkpoint uses for the two keys that differ."""
 

@@ -64,11 +64,6 @@ def behaviour_presets():
     return copy.deepcopy(_data()["behaviour_presets"])
 
 
-def size_presets():
-    """{name: {section: {field: value}}}; a deep copy."""
-    return copy.deepcopy(_data()["size_presets"])
-
-
 def preset_names():
     return tuple(_data()["behaviour_presets"])
 
@@ -93,12 +88,3 @@ def apply_preset(config, preset):
     for section, fields in behaviour_presets()[preset].items():
         config.setdefault(section, {}).update(fields)
     config["preset"] = preset
-
-
-def __getattr__(name):
-    """PRESETS, BEHAVIOUR_PRESETS, SIZE_PRESETS and RELEASED_CONFIG as attributes, read on first use."""
-    values = {"PRESETS": preset_names, "BEHAVIOUR_PRESETS": behaviour_presets, "SIZE_PRESETS": size_presets,
-              "RELEASED_CONFIG": released_config}
-    if name in values:
-        return values[name]()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
