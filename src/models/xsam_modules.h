@@ -2,8 +2,10 @@
 // is bound under. The one list of the model's parts: XSamModel binds it to a checkpoint, and
 // checkpoint_layout (models/checkpoint_layout.h) reads the checkpoint's names and shapes off it.
 //
-// Building is cheap at any size: every tensor is a torch::empty placeholder (models/layers.h), whose
-// memory is never touched before binding replaces it.
+// Building costs little memory at any size: the layers of models/layers.h hold torch::empty placeholders,
+// whose pages are never touched before binding replaces them. Mask2Former's torch::nn layers do initialise
+// their weights randomly (about 0.5 s at full size), which is why a caller that already built the modules
+// passes them on (unused_checkpoint_keys) rather than building again.
 #pragma once
 #include <map>
 #include <memory>
